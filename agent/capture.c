@@ -1,0 +1,387 @@
+/* libpcap sources on the libuv loop. Live handles are non-blocking and read
+ * when their selectable fd is readable; files are read a batch per loop turn
+ * so signals, timers and sends keep running during a large replay. */
+#include "hepagent/capture.h"
+#include "hepagent/log.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+struct capture {
+    uv_loop_t *loop;
+    pcap_t *pcap;
+    char *name;
+    int is_file;
+    int realtime;
+    int running;
+    int finished;
+    uint32_t id;
+    int linktype;
+    capture_callbacks_t cb;
+    uv_poll_t poll;   /* live */
+    uv_idle_t idle;   /* file */
+    uv_timer_t timer; /* file: backpressure recheck and realtime pacing */
+    int handles;      /* how many of the three were initialised */
+    /* realtime pacing: the first frame's time and the wall clock at that point */
+    int have_origin;
+    uint64_t origin_ts_us;
+    uint64_t origin_wall_ms;
+    uint64_t frames;
+    uint64_t bytes;
+    /* realtime: a frame read ahead that is not yet due, with its bytes */
+    struct pcap_pkthdr pending_hdr;
+    uint8_t *pending_data;
+    int have_pending;
+};
+
+static void capture_handler(u_char *user, const struct pcap_pkthdr *hdr, const u_char *data)
+{
+    capture_t *c = (capture_t *)user;
+    c->frames++;
+    c->bytes += hdr->caplen;
+    c->cb.frame(c->cb.ctx, hdr, data, c->linktype, c->id);
+}
+
+static void capture_finish(capture_t *c, int failed)
+{
+    if (c->finished) return;
+    capture_stop(c);
+    c->finished = 1;
+    c->cb.done(c->cb.ctx, c, failed);
+}
+
+/* ---- live ------------------------------------------------------------- */
+
+static void capture_poll_cb(uv_poll_t *h, int status, int events)
+{
+    capture_t *c = h->data;
+    (void)events;
+    if (status < 0) {
+        log_error("capture %s: poll: %s", c->name, uv_strerror(status));
+        capture_finish(c, 1);
+        return;
+    }
+    /* Bounded rounds, so one busy interface cannot starve the loop. */
+    for (int round = 0; round < 16 && c->running; round++) {
+        int n = pcap_dispatch(c->pcap, CAPTURE_BATCH, capture_handler, (u_char *)c);
+        if (n == PCAP_ERROR) {
+            log_error("capture %s: %s", c->name, pcap_geterr(c->pcap));
+            capture_finish(c, 1);
+            return;
+        }
+        if (n < CAPTURE_BATCH) break;
+    }
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+static void capture_idle_cb(uv_idle_t *h);
+
+static void capture_resume_cb(uv_timer_t *t)
+{
+    capture_t *c = t->data;
+    if (c->running) uv_idle_start(&c->idle, capture_idle_cb);
+}
+
+static void capture_wait(capture_t *c, uint64_t ms)
+{
+    uv_idle_stop(&c->idle);
+    uv_timer_start(&c->timer, capture_resume_cb, ms, 0);
+}
+
+/* With --realtime: how long until this frame is due, in ms (0 = now). */
+static uint64_t capture_due_in(capture_t *c, const struct pcap_pkthdr *hdr)
+{
+    uint64_t ts_us = (uint64_t)hdr->ts.tv_sec * 1000000u + (uint64_t)hdr->ts.tv_usec;
+    uint64_t now = uv_now(c->loop);
+    if (!c->have_origin) {
+        c->have_origin = 1;
+        c->origin_ts_us = ts_us;
+        c->origin_wall_ms = now;
+        return 0;
+    }
+    if (ts_us <= c->origin_ts_us) return 0;
+    uint64_t due = c->origin_wall_ms + (ts_us - c->origin_ts_us) / 1000;
+    return due > now ? due - now : 0;
+}
+
+/* --realtime: deliver what is due, keep the first frame that is not, and
+ * sleep until it is. */
+static void capture_paced_cb(uv_timer_t *t);
+
+static void capture_paced_step(capture_t *c)
+{
+    if (c->have_pending) {
+        c->have_pending = 0;
+        capture_handler((u_char *)c, &c->pending_hdr, c->pending_data);
+    }
+    for (int i = 0; i < CAPTURE_BATCH && c->running; i++) {
+        struct pcap_pkthdr *hdr;
+        const u_char *data;
+        int rc = pcap_next_ex(c->pcap, &hdr, &data);
+        if (rc == PCAP_ERROR_BREAK) {
+            capture_finish(c, 0);
+            return;
+        }
+        if (rc < 0) {
+            log_warn("file %s: %s (stopped after %" PRIu64 " frames)", c->name,
+                     pcap_geterr(c->pcap), c->frames);
+            capture_finish(c, 0);
+            return;
+        }
+        uint64_t wait = capture_due_in(c, hdr);
+        if (wait == 0) {
+            capture_handler((u_char *)c, hdr, data);
+            continue;
+        }
+        c->pending_hdr = *hdr;
+        memcpy(c->pending_data, data, hdr->caplen);
+        c->have_pending = 1;
+        uv_timer_start(&c->timer, capture_paced_cb, wait, 0);
+        return;
+    }
+    if (c->running) uv_timer_start(&c->timer, capture_paced_cb, 0, 0);
+}
+
+static void capture_paced_cb(uv_timer_t *t)
+{
+    capture_t *c = t->data;
+    if (!c->running) return;
+    if (c->cb.backlogged && c->cb.backlogged(c->cb.ctx)) {
+        uv_timer_start(&c->timer, capture_paced_cb, 1, 0);
+        return;
+    }
+    capture_paced_step(c);
+}
+
+static void capture_idle_cb(uv_idle_t *h)
+{
+    capture_t *c = h->data;
+    if (c->cb.backlogged && c->cb.backlogged(c->cb.ctx)) {
+        capture_wait(c, 1);
+        return;
+    }
+    int n = pcap_dispatch(c->pcap, CAPTURE_BATCH, capture_handler, (u_char *)c);
+    if (n == 0) {
+        capture_finish(c, 0); /* end of file */
+    } else if (n == PCAP_ERROR) {
+        /* a truncated or corrupt file: keep what was read, say where it stopped */
+        log_warn("file %s: %s (stopped after %" PRIu64 " frames)", c->name, pcap_geterr(c->pcap),
+                 c->frames);
+        capture_finish(c, 0);
+    }
+}
+
+/* ---- setup ------------------------------------------------------------ */
+
+static int capture_set_filter(pcap_t *p, const char *bpf, const char *name, char *err,
+                              size_t errlen)
+{
+    if (!bpf) return HA_OK;
+    struct bpf_program prog;
+    if (pcap_compile(p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        snprintf(err, errlen, "%s: filter \"%s\": %s", name, bpf, pcap_geterr(p));
+        return HA_EINVAL;
+    }
+    int rc = pcap_setfilter(p, &prog);
+    pcap_freecode(&prog);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: cannot set filter: %s", name, pcap_geterr(p));
+        return HA_EIO;
+    }
+    return HA_OK;
+}
+
+int capture_check_bpf(const char *bpf, int linktype, uint32_t snaplen, char *err, size_t errlen)
+{
+    if (!bpf) return HA_OK;
+    pcap_t *p = pcap_open_dead(linktype, (int)snaplen);
+    if (!p) return HA_ENOMEM;
+    struct bpf_program prog;
+    int rc = HA_OK;
+    if (pcap_compile(p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        snprintf(err, errlen, "filter \"%s\": %s", bpf, pcap_geterr(p));
+        rc = HA_EINVAL;
+    } else {
+        pcap_freecode(&prog);
+    }
+    pcap_close(p);
+    return rc;
+}
+
+static pcap_t *capture_open_live(const capture_source_t *src, char *err, size_t errlen)
+{
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *p = pcap_create(src->interface, ebuf);
+    if (!p) {
+        snprintf(err, errlen, "cannot open interface %s: %s", src->interface, ebuf);
+        return NULL;
+    }
+    pcap_set_snaplen(p, (int)src->snaplen);
+    pcap_set_promisc(p, src->promisc);
+    pcap_set_timeout(p, CAPTURE_LIVE_TIMEOUT_MS);
+    pcap_set_buffer_size(p, (int)(src->buffer_mb << 20));
+    int rc = pcap_activate(p);
+    if (rc < 0) {
+        const char *detail = pcap_geterr(p);
+        if (rc == PCAP_ERROR || !detail[0])
+            snprintf(err, errlen, "cannot open interface %s: %s", src->interface,
+                     rc == PCAP_ERROR ? detail : pcap_statustostr(rc));
+        else
+            snprintf(err, errlen, "cannot open interface %s: %s (%s)", src->interface,
+                     pcap_statustostr(rc), detail);
+        pcap_close(p);
+        return NULL;
+    }
+    if (rc > 0) log_warn("interface %s: %s", src->interface, pcap_statustostr(rc));
+    if (pcap_setnonblock(p, 1, ebuf) != 0) {
+        snprintf(err, errlen, "interface %s: cannot set non-blocking: %s", src->interface, ebuf);
+        pcap_close(p);
+        return NULL;
+    }
+    return p;
+}
+
+int capture_open(uv_loop_t *loop, const capture_source_t *src, uint32_t id, int realtime,
+                 const capture_callbacks_t *cb, capture_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    capture_t *c = calloc(1, sizeof(*c));
+    if (!c) return HA_ENOMEM;
+    c->loop = loop;
+    c->id = id;
+    c->cb = *cb;
+    c->is_file = src->file != NULL;
+    c->realtime = realtime && c->is_file;
+    c->name = strdup(c->is_file ? src->file : src->interface);
+    if (!c->name) {
+        free(c);
+        return HA_ENOMEM;
+    }
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    if (c->is_file) {
+        c->pcap =
+            pcap_open_offline_with_tstamp_precision(src->file, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+        if (!c->pcap) snprintf(err, errlen, "cannot read %s: %s", src->file, ebuf);
+    } else {
+        c->pcap = capture_open_live(src, err, errlen);
+    }
+    if (!c->pcap) {
+        capture_destroy(c);
+        return HA_EIO;
+    }
+    c->linktype = pcap_datalink(c->pcap);
+    int rc = capture_set_filter(c->pcap, src->bpf, c->name, err, errlen);
+    if (rc != HA_OK) {
+        capture_destroy(c);
+        return rc;
+    }
+    if (c->realtime) {
+        int snap = pcap_snapshot(c->pcap);
+        c->pending_data = malloc(snap > 0 ? (size_t)snap : 262144);
+        if (!c->pending_data) {
+            capture_destroy(c);
+            return HA_ENOMEM;
+        }
+    }
+    if (c->is_file) {
+        uv_idle_init(loop, &c->idle);
+        c->idle.data = c;
+        uv_timer_init(loop, &c->timer);
+        c->timer.data = c;
+        c->handles = 2;
+    } else {
+        int fd = pcap_get_selectable_fd(c->pcap);
+        if (fd < 0 || uv_poll_init(loop, &c->poll, fd) != 0) {
+            snprintf(err, errlen, "interface %s: no selectable descriptor", c->name);
+            capture_destroy(c);
+            return HA_EIO;
+        }
+        c->poll.data = c;
+        c->handles = 1;
+    }
+    *out = c;
+    return HA_OK;
+}
+
+int capture_start(capture_t *c)
+{
+    if (c->running || c->finished) return HA_OK;
+    c->running = 1;
+    if (!c->is_file)
+        return uv_poll_start(&c->poll, UV_READABLE, capture_poll_cb) == 0 ? HA_OK : HA_EIO;
+    if (c->realtime)
+        uv_timer_start(&c->timer, capture_paced_cb, 0, 0);
+    else
+        uv_idle_start(&c->idle, capture_idle_cb);
+    return HA_OK;
+}
+
+void capture_stop(capture_t *c)
+{
+    if (!c->running) return;
+    c->running = 0;
+    if (c->is_file) {
+        uv_idle_stop(&c->idle);
+        uv_timer_stop(&c->timer);
+    } else {
+        uv_poll_stop(&c->poll);
+    }
+}
+
+static void capture_handle_closed(uv_handle_t *h)
+{
+    capture_t *c = h->data;
+    if (--c->handles > 0) return;
+    free(c->pending_data);
+    free(c->name);
+    free(c);
+}
+
+void capture_destroy(capture_t *c)
+{
+    if (!c) return;
+    capture_stop(c);
+    if (c->pcap) pcap_close(c->pcap);
+    c->pcap = NULL;
+    if (c->handles == 0) {
+        free(c->pending_data);
+        free(c->name);
+        free(c);
+        return;
+    }
+    if (c->is_file) {
+        uv_close((uv_handle_t *)&c->idle, capture_handle_closed);
+        uv_close((uv_handle_t *)&c->timer, capture_handle_closed);
+    } else {
+        uv_close((uv_handle_t *)&c->poll, capture_handle_closed);
+    }
+}
+
+int capture_is_file(const capture_t *c)
+{
+    return c->is_file;
+}
+int capture_is_finished(const capture_t *c)
+{
+    return c->finished;
+}
+const char *capture_name(const capture_t *c)
+{
+    return c->name;
+}
+
+void capture_print_stats(capture_t *c, FILE *out, const char *prefix)
+{
+    const char *kind = c->is_file ? "file" : "interface";
+    fprintf(out, "%s%s[%s].frames %" PRIu64 "\n", prefix, kind, c->name, c->frames);
+    fprintf(out, "%s%s[%s].bytes %" PRIu64 "\n", prefix, kind, c->name, c->bytes);
+    struct pcap_stat ps;
+    if (!c->is_file && c->pcap && pcap_stats(c->pcap, &ps) == 0) {
+        fprintf(out, "%s%s[%s].kernel_received %u\n", prefix, kind, c->name, ps.ps_recv);
+        fprintf(out, "%s%s[%s].kernel_dropped %u\n", prefix, kind, c->name, ps.ps_drop);
+        fprintf(out, "%s%s[%s].interface_dropped %u\n", prefix, kind, c->name, ps.ps_ifdrop);
+    }
+}

@@ -1,0 +1,486 @@
+/* hepagent: command line, signals and the event loop. The only file that
+ * knows about argv, exit codes and process-wide state. */
+#include "hepagent/capture.h"
+#include "hepagent/config.h"
+#include "hepagent/log.h"
+#include "hepagent/pipeline.h"
+#include "hepagent/sender.h"
+#include "hepagent/stats.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+typedef struct app {
+    uv_loop_t *loop;
+    const char *config_path; /* NULL: the embedded default */
+    config_overrides_t ov;
+    config_t *cfg;
+    stats_t stats;
+    sender_t *sender;
+    pipeline_t pipeline;
+    capture_t **sources;
+    size_t source_count;
+    size_t files_left;
+    size_t live_running;
+    int files_only; /* only -r sources: exit status reflects delivery */
+    int realtime;
+    int print_stats;
+    int check_only;
+    int stopping;
+    int exit_code;
+    uint64_t drain_deadline;
+    uv_signal_t signals[4];
+    uv_timer_t drain_timer;
+} app_t;
+
+/* ---- command line ------------------------------------------------------ */
+
+static void usage(FILE *out)
+{
+    fputs("Usage: hepagent [options] [BPF expression]\n"
+          "Capture SIP from interfaces or capture files and send it as HEPv3 to collectors.\n"
+          "\n"
+          "  -c, --config FILE      JSON configuration (default: " HEPAGENT_SYSCONFDIR
+          "/hepagent.json\n"
+          "                         if it exists, else the built-in default: capture on\n"
+          "                         \"any\", SIP on ports 5060-5090 over UDP/TCP to\n"
+          "                         udp://127.0.0.1:9060, capture id 2001)\n"
+          "  -i, --interface NAME   capture on NAME (repeatable; replaces the config's list)\n"
+          "  -r, --read FILE        read a pcap or pcapng file (repeatable, read in order);\n"
+          "                         exits when the last file is sent\n"
+          "      --realtime         replay files at the pace of their timestamps\n"
+          "  -H, --collector URL    send to URL: udp://HOST:PORT, tcp://HOST:PORT,\n"
+          "                         udp://[::1]:9060 (repeatable; replaces the config's list)\n"
+          "  -f, --filter BPF       capture filter for every source (as tcpdump; also taken\n"
+          "                         from the words after the options)\n"
+          "  -s, --snaplen N        bytes captured per frame (64-262144)\n"
+          "      --capture-id N     HEP capture agent id (0-4294967295)\n"
+          "      --node-name NAME   HEP capture node name\n"
+          "  -t, --check            validate the configuration and exit (0 valid, 2 invalid)\n"
+          "      --stats            print counters on exit (also on SIGUSR1, to the log)\n"
+          "  -v, --verbose          log at debug level\n"
+          "  -V, --version          print the version and exit\n"
+          "  -h, --help             this text\n"
+          "\n"
+          "Signals: SIGHUP reloads the configuration (the old one stays if the new one is\n"
+          "invalid), SIGTERM/SIGINT stop capture, flush the queues and exit, SIGUSR1 logs\n"
+          "the counters.\n"
+          "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.\n",
+          out);
+}
+
+/* Appends to a NULL-terminated list of argv strings. */
+static int list_add(const char ***list, const char *item)
+{
+    size_t n = 0;
+    while (*list && (*list)[n])
+        n++;
+    const char **grown = realloc((void *)*list, (n + 2) * sizeof(char *));
+    if (!grown) return HA_ENOMEM;
+    grown[n] = item;
+    grown[n + 1] = NULL;
+    *list = grown;
+    return HA_OK;
+}
+
+static int parse_u32(const char *text, uint64_t min, uint64_t max, uint32_t *out)
+{
+    if (!text[0]) return HA_EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || *end || text[0] == '-' || v < min || v > max) return HA_EINVAL;
+    *out = (uint32_t)v;
+    return HA_OK;
+}
+
+enum { OPT_REALTIME = 1000, OPT_CAPTURE_ID, OPT_NODE_NAME, OPT_STATS };
+
+static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"interface", required_argument, NULL, 'i'},
+        {"read", required_argument, NULL, 'r'},
+        {"realtime", no_argument, NULL, OPT_REALTIME},
+        {"collector", required_argument, NULL, 'H'},
+        {"filter", required_argument, NULL, 'f'},
+        {"snaplen", required_argument, NULL, 's'},
+        {"capture-id", required_argument, NULL, OPT_CAPTURE_ID},
+        {"node-name", required_argument, NULL, OPT_NODE_NAME},
+        {"check", no_argument, NULL, 't'},
+        {"stats", no_argument, NULL, OPT_STATS},
+        {"verbose", no_argument, NULL, 'v'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    config_overrides_t *ov = &app->ov;
+    const char **interfaces = NULL, **files = NULL, **collectors = NULL;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:i:r:H:f:s:tvVh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            app->config_path = optarg;
+            break;
+        case 'i':
+            if (list_add(&interfaces, optarg) != HA_OK) return EXIT_RUNTIME;
+            break;
+        case 'r':
+            if (list_add(&files, optarg) != HA_OK) return EXIT_RUNTIME;
+            break;
+        case OPT_REALTIME:
+            app->realtime = 1;
+            break;
+        case 'H':
+            if (list_add(&collectors, optarg) != HA_OK) return EXIT_RUNTIME;
+            break;
+        case 'f':
+            ov->bpf = optarg;
+            break;
+        case 's':
+            if (parse_u32(optarg, 64, 262144, &ov->snaplen) != HA_OK) {
+                fprintf(stderr, "hepagent: --snaplen: \"%s\" is not a number from 64 to 262144\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_CAPTURE_ID:
+            if (parse_u32(optarg, 0, UINT32_MAX, &ov->capture_id) != HA_OK) {
+                fprintf(stderr,
+                        "hepagent: --capture-id: \"%s\" is not a number from 0 to 4294967295\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            ov->has_capture_id = 1;
+            break;
+        case OPT_NODE_NAME:
+            if (strlen(optarg) > 255) {
+                fprintf(stderr, "hepagent: --node-name: longer than 255 characters\n");
+                return EXIT_USAGE;
+            }
+            ov->node_name = optarg;
+            break;
+        case 't':
+            app->check_only = 1;
+            break;
+        case OPT_STATS:
+            app->print_stats = 1;
+            break;
+        case 'v':
+            log_set_level(LOG_DEBUG);
+            break;
+        case 'V':
+            printf("hepagent %s\n", HEPAGENT_VERSION);
+            exit(EXIT_OK);
+        case 'h':
+            usage(stdout);
+            exit(EXIT_OK);
+        default:
+            fprintf(stderr, "Try 'hepagent --help' for more information.\n");
+            return EXIT_USAGE;
+        }
+    }
+    /* tcpdump's habit: the words after the options are the filter */
+    if (optind < argc) {
+        if (ov->bpf) {
+            fprintf(stderr, "hepagent: give the filter either with -f or after the options, "
+                            "not both\n");
+            return EXIT_USAGE;
+        }
+        size_t len = 1;
+        for (int i = optind; i < argc; i++)
+            len += strlen(argv[i]) + 1;
+        *bpf_words = calloc(1, len);
+        if (!*bpf_words) return EXIT_RUNTIME;
+        for (int i = optind; i < argc; i++) {
+            if (i > optind) strcat(*bpf_words, " ");
+            strcat(*bpf_words, argv[i]);
+        }
+        ov->bpf = *bpf_words;
+    }
+    ov->interfaces = interfaces;
+    ov->files = files;
+    ov->collectors = collectors;
+    return EXIT_OK;
+}
+
+/* ---- stats ------------------------------------------------------------- */
+
+static void print_all_stats(app_t *app, FILE *out, const char *prefix)
+{
+    stats_print(&app->stats, out, prefix);
+    for (size_t i = 0; i < app->source_count; i++)
+        if (app->sources[i]) capture_print_stats(app->sources[i], out, prefix);
+    if (app->sender) sender_print_stats(app->sender, out, prefix);
+}
+
+/* ---- shutdown ---------------------------------------------------------- */
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void finish(app_t *app)
+{
+    uv_timer_stop(&app->drain_timer);
+    uint64_t lost = app->sender ? sender_abandon(app->sender) : 0;
+    if (lost) {
+        log_warn("%" PRIu64 " HEP packets could not be delivered before the shutdown deadline",
+                 lost);
+        /* a file replay that could not deliver everything has failed */
+        if (app->files_only) app->exit_code = EXIT_RUNTIME;
+    }
+    if (app->print_stats) print_all_stats(app, stderr, "");
+    for (size_t i = 0; i < app->source_count; i++)
+        capture_destroy(app->sources[i]);
+    app->source_count = 0;
+    sender_destroy(app->sender);
+    app->sender = NULL;
+    for (size_t i = 0; i < HA_ARRAY_LEN(app->signals); i++)
+        uv_close((uv_handle_t *)&app->signals[i], NULL);
+    uv_close((uv_handle_t *)&app->drain_timer, NULL);
+}
+
+static void drain_cb(uv_timer_t *t)
+{
+    app_t *app = t->data;
+    if (!app->sender || sender_pending(app->sender) == 0 ||
+        uv_now(app->loop) >= app->drain_deadline)
+        finish(app);
+}
+
+/* Stop capture, then give the queues until the deadline to empty. */
+static void begin_shutdown(app_t *app, const char *why)
+{
+    if (app->stopping) {
+        log_warn("second stop request: exiting without waiting for the queues");
+        finish(app);
+        return;
+    }
+    app->stopping = 1;
+    log_debug("stopping: %s", why);
+    for (size_t i = 0; i < app->source_count; i++)
+        capture_stop(app->sources[i]);
+    app->drain_deadline = uv_now(app->loop) + app->cfg->shutdown_timeout_ms;
+    uv_timer_start(&app->drain_timer, drain_cb, 0, 10);
+}
+
+/* ---- capture callbacks ------------------------------------------------- */
+
+static void on_frame(void *ctx, const struct pcap_pkthdr *hdr, const uint8_t *data, int linktype,
+                     uint32_t source_id)
+{
+    app_t *app = ctx;
+    pipeline_frame(&app->pipeline, hdr, data, linktype, source_id);
+}
+
+static int on_backlogged(void *ctx)
+{
+    app_t *app = ctx;
+    return app->sender && sender_backlogged(app->sender);
+}
+
+/* Files are read one after the other, in command-line order. */
+static void start_next_file(app_t *app)
+{
+    for (size_t i = 0; i < app->source_count; i++) {
+        capture_t *c = app->sources[i];
+        if (capture_is_file(c) && !capture_is_finished(c)) {
+            capture_start(c);
+            return;
+        }
+    }
+}
+
+static void on_source_done(void *ctx, capture_t *cap, int failed)
+{
+    app_t *app = ctx;
+    if (capture_is_file(cap)) {
+        app->files_left--;
+        log_debug("file %s: done", capture_name(cap));
+        start_next_file(app);
+    } else if (failed) {
+        app->live_running--;
+        app->exit_code = EXIT_RUNTIME;
+    }
+    if (app->files_left == 0 && app->live_running == 0) begin_shutdown(app, "no source left");
+}
+
+/* ---- signals ----------------------------------------------------------- */
+
+static int sources_equal(const config_t *a, const config_t *b)
+{
+    if (a->source_count != b->source_count) return 0;
+    for (size_t i = 0; i < a->source_count; i++) {
+        const capture_source_t *x = &a->sources[i], *y = &b->sources[i];
+        const char *sx[] = {x->interface, x->file, x->bpf}, *sy[] = {y->interface, y->file, y->bpf};
+        for (int k = 0; k < 3; k++)
+            if (!sx[k] != !sy[k] || (sx[k] && strcmp(sx[k], sy[k]) != 0)) return 0;
+        if (x->snaplen != y->snaplen || x->promisc != y->promisc || x->buffer_mb != y->buffer_mb)
+            return 0;
+    }
+    return 1;
+}
+
+static void reload(app_t *app)
+{
+    char err[HA_ERRLEN * 2];
+    config_t *next;
+    if (config_load(app->config_path, &app->ov, &next, err, sizeof(err)) != HA_OK) {
+        log_error("reload failed, keeping the running configuration: %s", err);
+        return;
+    }
+    if (sender_reconfigure(app->sender, next, err, sizeof(err)) != HA_OK) {
+        log_error("reload failed, keeping the running configuration: %s", err);
+        config_free(next);
+        return;
+    }
+    if (!sources_equal(app->cfg, next))
+        log_warn("reload: capture sources changed; they apply after a restart");
+    log_set_level(next->log_level);
+    pipeline_set_config(&app->pipeline, next);
+    config_free(app->cfg);
+    app->cfg = next;
+    log_info("reloaded %s: %zu rules, %zu collectors", next->origin, next->rules.count,
+             next->collector_count);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    app_t *app = h->data;
+    switch (signum) {
+    case SIGHUP:
+        if (!app->stopping) reload(app);
+        break;
+    case SIGUSR1:
+        print_all_stats(app, stderr, "hepagent: stats: ");
+        break;
+    default:
+        begin_shutdown(app, signum == SIGINT ? "SIGINT" : "SIGTERM");
+        break;
+    }
+}
+
+/* ---- start ------------------------------------------------------------- */
+
+static int check_config(const config_t *cfg)
+{
+    char err[HA_ERRLEN];
+    for (size_t i = 0; i < cfg->source_count; i++) {
+        const capture_source_t *src = &cfg->sources[i];
+        if (capture_check_bpf(src->bpf, DLT_EN10MB, src->snaplen, err, sizeof(err)) != HA_OK) {
+            fprintf(stderr, "hepagent: config: capture[%zu].bpf: %s\n", i, err);
+            return EXIT_USAGE;
+        }
+    }
+    printf("hepagent: config OK (%s): %zu sources, %zu rules, %zu collectors\n", cfg->origin,
+           cfg->source_count, cfg->rules.count, cfg->collector_count);
+    return EXIT_OK;
+}
+
+static int open_sources(app_t *app)
+{
+    char err[HA_ERRLEN * 2];
+    capture_callbacks_t cb = {
+        .frame = on_frame, .done = on_source_done, .backlogged = on_backlogged, .ctx = app};
+    app->sources = calloc(app->cfg->source_count, sizeof(capture_t *));
+    if (!app->sources) return EXIT_RUNTIME;
+    for (size_t i = 0; i < app->cfg->source_count; i++) {
+        capture_t *c;
+        if (capture_open(app->loop, &app->cfg->sources[i], (uint32_t)i, app->realtime, &cb, &c, err,
+                         sizeof(err)) != HA_OK) {
+            fprintf(stderr, "hepagent: %s\n", err);
+            return EXIT_RUNTIME;
+        }
+        app->sources[app->source_count++] = c;
+        if (capture_is_file(c))
+            app->files_left++;
+        else
+            app->live_running++;
+    }
+    app->files_only = app->live_running == 0;
+    for (size_t i = 0; i < app->source_count; i++)
+        if (!capture_is_file(app->sources[i])) capture_start(app->sources[i]);
+    start_next_file(app);
+    return EXIT_OK;
+}
+
+static void cleanup(app_t *app)
+{
+    for (size_t i = 0; i < app->source_count; i++)
+        capture_destroy(app->sources[i]);
+    app->source_count = 0;
+    sender_destroy(app->sender);
+    app->sender = NULL;
+    if (app->loop) {
+        uv_walk(app->loop, close_walk_cb, NULL);
+        uv_run(app->loop, UV_RUN_DEFAULT);
+        uv_loop_close(app->loop);
+    }
+    config_free(app->cfg);
+    free(app->sources);
+    free((void *)app->ov.interfaces);
+    free((void *)app->ov.files);
+    free((void *)app->ov.collectors);
+}
+
+int main(int argc, char **argv)
+{
+    static app_t app;
+    char *bpf_words = NULL;
+    char err[HA_ERRLEN * 2];
+    int rc = parse_args(&app, argc, argv, &bpf_words);
+    if (rc != EXIT_OK) goto out;
+
+    if (!app.config_path) app.config_path = config_default_path();
+    if (config_load(app.config_path, &app.ov, &app.cfg, err, sizeof(err)) != HA_OK) {
+        fprintf(stderr, "hepagent: %s\n", err);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (app.check_only) {
+        rc = check_config(app.cfg);
+        goto out;
+    }
+    if (log_get_level() != LOG_DEBUG) log_set_level(app.cfg->log_level);
+    srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+    signal(SIGPIPE, SIG_IGN);
+
+    app.loop = uv_default_loop();
+    if (sender_create(app.loop, app.cfg, &app.stats, &app.sender, err, sizeof(err)) != HA_OK) {
+        fprintf(stderr, "hepagent: %s\n", err);
+        rc = EXIT_RUNTIME;
+        goto out;
+    }
+    pipeline_init(&app.pipeline, app.cfg, &app.stats, app.sender);
+    uv_timer_init(app.loop, &app.drain_timer);
+    app.drain_timer.data = &app;
+    static const int signums[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
+    for (size_t i = 0; i < HA_ARRAY_LEN(signums); i++) {
+        uv_signal_init(app.loop, &app.signals[i]);
+        app.signals[i].data = &app;
+        uv_signal_start(&app.signals[i], on_signal, signums[i]);
+    }
+    rc = open_sources(&app);
+    if (rc != EXIT_OK) goto out;
+    log_info("capturing on %zu sources, %zu rules, sending to %zu collectors (%s)",
+             app.source_count, app.cfg->rules.count, app.cfg->collector_count, app.cfg->origin);
+    uv_run(app.loop, UV_RUN_DEFAULT);
+    rc = app.exit_code;
+out:
+    cleanup(&app);
+    free(bpf_words);
+    return rc;
+}

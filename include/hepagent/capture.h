@@ -1,0 +1,47 @@
+/* Capture sources: live interfaces (non-blocking pcap handles watched by
+ * uv_poll) and capture files (read in batches from a uv_idle handle, paced by
+ * their timestamps with --realtime, paused while a collector is backlogged). */
+#ifndef HEPAGENT_CAPTURE_H
+#define HEPAGENT_CAPTURE_H
+
+#include <pcap/pcap.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include "hepagent/config.h"
+
+typedef struct capture capture_t;
+
+typedef struct capture_callbacks {
+    void (*frame)(void *ctx, const struct pcap_pkthdr *hdr, const uint8_t *data, int linktype,
+                  uint32_t source_id);
+    /* a file reached its end, or a live source failed (failed = 1) */
+    void (*done)(void *ctx, capture_t *cap, int failed);
+    /* file sources pause while this returns non-zero; may be NULL */
+    int (*backlogged)(void *ctx);
+    void *ctx;
+} capture_callbacks_t;
+
+enum {
+    CAPTURE_BATCH = 256,         /* frames per read before the loop runs again */
+    CAPTURE_LIVE_TIMEOUT_MS = 5, /* TPACKET_V3 block timeout: bounds latency */
+};
+
+/* Opens (but does not start) a source; errors name the interface or file. */
+int capture_open(uv_loop_t *loop, const capture_source_t *src, uint32_t id, int realtime,
+                 const capture_callbacks_t *cb, capture_t **out, char *err, size_t errlen);
+int capture_start(capture_t *c);
+/* Stops reading; counters stay readable. */
+void capture_stop(capture_t *c);
+void capture_destroy(capture_t *c);
+
+int capture_is_file(const capture_t *c);
+int capture_is_finished(const capture_t *c);
+const char *capture_name(const capture_t *c);
+void capture_print_stats(capture_t *c, FILE *out, const char *prefix);
+
+/* Compiles a filter against a link type without opening anything (for -t). */
+int capture_check_bpf(const char *bpf, int linktype, uint32_t snaplen, char *err, size_t errlen);
+
+#endif

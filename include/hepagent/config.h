@@ -1,0 +1,90 @@
+/* The configuration: parsed from JSON (json-c) into a plain struct that is
+ * never modified afterwards. SIGHUP builds a complete new one and swaps it in
+ * only when it is valid. Every error names the JSON path and the reason. */
+#ifndef HEPAGENT_CONFIG_H
+#define HEPAGENT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hepagent/decode.h"
+#include "hepagent/log.h"
+#include "hepagent/rules.h"
+
+typedef struct capture_source {
+    char *interface; /* exactly one of interface and file is set */
+    char *file;
+    char *bpf; /* NULL: no filter */
+    uint32_t snaplen;
+    int promisc;
+    uint32_t buffer_mb;
+} capture_source_t;
+
+typedef enum { COLLECTOR_UDP = 0, COLLECTOR_TCP } collector_transport_t;
+
+typedef struct collector_config {
+    char *url;
+    collector_transport_t transport;
+    char *host; /* without brackets for IPv6 */
+    uint16_t port;
+    int compress;
+} collector_config_t;
+
+typedef struct config {
+    char *origin; /* file path, or "built-in default" */
+    uint32_t capture_id;
+    char *node_name; /* NULL when not configured */
+    char *auth_key;  /* NULL when not configured */
+    log_level_t log_level;
+    uint32_t shutdown_timeout_ms;
+    capture_source_t *sources;
+    size_t source_count;
+    decode_options_t decode;
+    rules_t rules;
+    collector_config_t *collectors;
+    size_t collector_count;
+} config_t;
+
+/* Command-line settings that replace the config's; kept so a reload applies
+ * them again. Lists are NULL-terminated; NULL fields change nothing. */
+typedef struct config_overrides {
+    const char *const *interfaces;
+    const char *const *files;
+    const char *const *collectors;
+    const char *bpf;
+    uint32_t snaplen; /* 0: unchanged */
+    int has_capture_id;
+    uint32_t capture_id;
+    const char *node_name;
+} config_overrides_t;
+
+enum {
+    CONFIG_DEFAULT_SNAPLEN = 262144,
+    CONFIG_DEFAULT_BUFFER_MB = 32,
+    CONFIG_DEFAULT_CAPTURE_ID = 2001,
+    CONFIG_DEFAULT_SHUTDOWN_MS = 5000,
+};
+
+/* conf/hepagent.json, embedded at build time */
+extern const char config_default_json[];
+
+/* Parses JSON text; origin names it in messages. On error returns HA_EINVAL
+ * with "config: PATH: reason" in err. */
+int config_parse(const char *json, const char *origin, config_t **out, char *err, size_t errlen);
+/* Reads and parses a file. */
+int config_load_file(const char *path, config_t **out, char *err, size_t errlen);
+/* The file to use when -c is not given: the system one if it exists, else
+ * NULL meaning the embedded default. */
+const char *config_default_path(void);
+/* Loads path (or the embedded default when path is NULL), then applies the
+ * overrides; the one entry point main.c uses for start and reload. */
+int config_load(const char *path, const config_overrides_t *ov, config_t **out, char *err,
+                size_t errlen);
+/* Applies command-line overrides, validating what they bring. */
+int config_apply_overrides(config_t *cfg, const config_overrides_t *ov, char *err, size_t errlen);
+/* Parses "udp://host:port" / "tcp://[v6]:port" into c (url copied). */
+int config_parse_collector_url(const char *url, collector_config_t *c, char *why, size_t whylen);
+
+void config_free(config_t *cfg);
+
+#endif

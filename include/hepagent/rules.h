@@ -1,0 +1,76 @@
+/* Rules decide which SIP messages are shipped: an ordered list, first match
+ * wins, no match means not sent. A rule's absent field matches everything;
+ * ports and hosts match either side of the packet; a response matches by the
+ * method in its CSeq. */
+#ifndef HEPAGENT_RULES_H
+#define HEPAGENT_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hepagent/common.h"
+
+typedef enum { RULE_SEND = 0, RULE_DROP } rule_action_t;
+
+/* Transports a rule can name; a message has exactly one. */
+enum {
+    RULE_TRANSPORT_UDP = 1 << 0,
+    RULE_TRANSPORT_TCP = 1 << 1,
+    RULE_TRANSPORT_SCTP = 1 << 2,
+    RULE_TRANSPORT_WS = 1 << 3, /* SIP over WebSocket (RFC 7118), inside TCP */
+    RULE_TRANSPORT_ALL = 0x0f,
+};
+
+typedef struct {
+    uint16_t low, high;
+} rule_port_range_t;
+
+typedef struct {
+    uint8_t version; /* 4 or 6 */
+    uint8_t prefix;  /* bits */
+    uint8_t addr[16];
+} rule_cidr_t;
+
+typedef struct rule {
+    char *name;
+    rule_port_range_t *ports; /* NULL: any */
+    size_t port_count;
+    rule_cidr_t *hosts; /* NULL: any */
+    size_t host_count;
+    unsigned transports; /* RULE_TRANSPORT_* bits; RULE_TRANSPORT_ALL when absent */
+    char **methods;      /* NULL: any */
+    size_t method_count;
+    char **methods_exclude;
+    size_t method_exclude_count;
+    int has_capture_id;
+    uint32_t capture_id;
+    rule_action_t action;
+} rule_t;
+
+typedef struct rules {
+    rule_t *items;
+    size_t count;
+} rules_t;
+
+/* What the rules look at in a message. */
+typedef struct rules_input {
+    uint8_t ip_version;
+    const uint8_t *src_addr, *dst_addr; /* 4 or 16 bytes */
+    uint16_t src_port, dst_port;
+    unsigned transport; /* one RULE_TRANSPORT_* bit */
+    ha_bytes_t method;  /* request method, or the CSeq method of a response */
+} rules_input_t;
+
+/* First matching rule, or NULL. */
+const rule_t *rules_match(const rules_t *rules, const rules_input_t *in);
+
+/* Parsers shared with config.c; 0 or HA_EINVAL. */
+int rules_parse_cidr(const char *text, rule_cidr_t *out);
+int rules_parse_port_range(const char *text, rule_port_range_t *out);
+int rules_parse_transport(const char *text, unsigned *bit);
+/* The name of one RULE_TRANSPORT_* bit ("udp", ...). */
+const char *rules_transport_name(unsigned bit);
+
+void rules_free(rules_t *rules);
+
+#endif

@@ -1,0 +1,339 @@
+/* hep_sink: a HEP collector for tests and benchmarks. Listens on UDP and/or
+ * TCP, decodes every packet strictly (hep_decode) and writes one JSON line per
+ * packet, or only counts with -q. TCP streams are framed by the HEP length;
+ * bytes that are not HEP close the connection (counted as invalid). */
+#include "hepagent/common.h"
+#include "hepagent/compress.h"
+#include "hepagent/hep.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { MAX_CONNS = 64, BATCH = 64 };
+
+typedef struct {
+    int fd;
+    uint8_t *buf;
+    size_t len;
+} conn_t;
+
+typedef struct {
+    FILE *out;
+    int quiet;
+    uint64_t packets, invalid, bytes;
+    uint64_t limit;
+} sink_t;
+
+static volatile sig_atomic_t stop_flag;
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void json_string(FILE *out, ha_bytes_t b)
+{
+    fputc('"', out);
+    for (size_t i = 0; i < b.len; i++) {
+        uint8_t c = b.ptr[i];
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7f)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static void print_addr(FILE *out, int version, const uint8_t *addr)
+{
+    char text[INET6_ADDRSTRLEN];
+    inet_ntop(version == 6 ? AF_INET6 : AF_INET, addr, text, sizeof(text));
+    fprintf(out, "\"%s\"", text);
+}
+
+static void handle_packet(sink_t *s, const char *transport, const uint8_t *p, size_t n)
+{
+    hep_decoded_t d;
+    char err[256];
+    s->bytes += n;
+    if (hep_decode(p, n, &d, err, sizeof(err)) != HA_OK) {
+        s->invalid++;
+        if (!s->quiet) {
+            fprintf(s->out, "{\"transport\":\"%s\",\"error\":", transport);
+            json_string(s->out, (ha_bytes_t){(const uint8_t *)err, strlen(err)});
+            fputs("}\n", s->out);
+        }
+        return;
+    }
+    s->packets++;
+    if (s->quiet) return;
+    const hep_msg_t *m = &d.msg;
+    static uint8_t plain[1 << 20];
+    ha_bytes_t payload = m->payload;
+    if (m->payload_compressed) {
+        int z = compress_inflate(m->payload.ptr, m->payload.len, plain, sizeof(plain));
+        if (z < 0) {
+            s->invalid++;
+            fprintf(s->out, "{\"transport\":\"%s\",\"error\":\"bad zlib payload\"}\n", transport);
+            return;
+        }
+        payload = (ha_bytes_t){plain, (size_t)z};
+    }
+    FILE *o = s->out;
+    fprintf(o, "{\"transport\":\"%s\",\"family\":%d,\"proto\":%u,\"src\":", transport,
+            m->ip_version, m->ip_proto);
+    print_addr(o, m->ip_version, m->src_addr);
+    fprintf(o, ",\"sport\":%u,\"dst\":", m->src_port);
+    print_addr(o, m->ip_version, m->dst_addr);
+    fprintf(o, ",\"dport\":%u,\"sec\":%u,\"usec\":%u,\"ptype\":%u,\"capid\":%u", m->dst_port,
+            m->ts_sec, m->ts_usec, m->proto_type, m->capture_id);
+    if (m->correlation_id.len) {
+        fputs(",\"corr\":", o);
+        json_string(o, m->correlation_id);
+    }
+    if (m->node_name.len) {
+        fputs(",\"node\":", o);
+        json_string(o, m->node_name);
+    }
+    if (m->auth_key.len) {
+        fputs(",\"auth\":", o);
+        json_string(o, m->auth_key);
+    }
+    if (m->has_vlan) fprintf(o, ",\"vlan\":%u", m->vlan);
+    fprintf(o, ",\"compressed\":%s,\"size\":%zu,\"payload\":\"",
+            m->payload_compressed ? "true" : "false", n);
+    for (size_t i = 0; i < payload.len; i++)
+        fprintf(o, "%02x", payload.ptr[i]);
+    fputs("\"}\n", o);
+}
+
+static int listen_socket(int type, const char *addr, int port, int *bound)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof(ss));
+    if (strchr(addr, ':')) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        inet_pton(AF_INET6, addr, &a->sin6_addr);
+        len = sizeof(*a);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        inet_pton(AF_INET, addr, &a->sin_addr);
+        len = sizeof(*a);
+    }
+    int fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (type == SOCK_DGRAM) {
+        int size = 64 << 20; /* as root this can exceed rmem_max */
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    }
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        fprintf(stderr, "hep_sink: bind %s:%d: %s\n", addr, port, strerror(errno));
+        exit(1);
+    }
+    if (type == SOCK_STREAM) listen(fd, 16);
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                            : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+static void read_udp(sink_t *s, int fd)
+{
+    static uint8_t bufs[BATCH][65536];
+    struct iovec iov[BATCH];
+    struct mmsghdr msgs[BATCH];
+    for (;;) {
+        memset(msgs, 0, sizeof(msgs));
+        for (int i = 0; i < BATCH; i++) {
+            iov[i].iov_base = bufs[i];
+            iov[i].iov_len = sizeof(bufs[i]);
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        int n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0) return;
+        for (int i = 0; i < n; i++)
+            handle_packet(s, "udp", bufs[i], msgs[i].msg_len);
+    }
+}
+
+/* Returns 0 to keep the connection, -1 to close it. */
+static int read_tcp(sink_t *s, conn_t *c)
+{
+    for (;;) {
+        if (c->len == 65536) return -1;
+        ssize_t r = recv(c->fd, c->buf + c->len, 65536 - c->len, MSG_DONTWAIT);
+        if (r == 0) return -1;
+        if (r < 0) return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+        c->len += (size_t)r;
+        size_t off = 0;
+        for (;;) {
+            int total = hep_frame_length(c->buf + off, c->len - off);
+            if (total < 0) {
+                s->invalid++;
+                if (!s->quiet) fputs("{\"transport\":\"tcp\",\"error\":\"not HEP\"}\n", s->out);
+                return -1;
+            }
+            if (total == 0 || (size_t)total > c->len - off) break;
+            handle_packet(s, "tcp", c->buf + off, (size_t)total);
+            off += (size_t)total;
+        }
+        memmove(c->buf, c->buf + off, c->len - off);
+        c->len -= off;
+    }
+}
+
+static void usage(void)
+{
+    fputs("usage: hep_sink [-u PORT] [-t PORT] [-b ADDR] [-o FILE] [-n COUNT] [-i IDLE_MS]\n"
+          "                [-T TOTAL_MS] [-p PORTFILE] [-q]\n"
+          "  -u/-t  listen on UDP/TCP (0 = any free port; written to -p PORTFILE)\n"
+          "  -n     exit after COUNT valid packets; -i exit after IDLE_MS without packets\n"
+          "         (once one arrived); -T exit after TOTAL_MS in any case\n"
+          "  -q     count only; the summary line goes to stderr either way\n",
+          stderr);
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    sink_t s = {.out = stdout};
+    const char *bind_addr = "127.0.0.1", *port_file = NULL;
+    int udp_port = -1, tcp_port = -1;
+    uint64_t idle_ms = 0, total_ms = 0;
+    int opt;
+    while ((opt = getopt(argc, argv, "u:t:b:o:n:i:T:p:q")) != -1) {
+        switch (opt) {
+        case 'u':
+            udp_port = atoi(optarg);
+            break;
+        case 't':
+            tcp_port = atoi(optarg);
+            break;
+        case 'b':
+            bind_addr = optarg;
+            break;
+        case 'o':
+            s.out = fopen(optarg, "w");
+            if (!s.out) {
+                perror(optarg);
+                return 1;
+            }
+            break;
+        case 'n':
+            s.limit = strtoull(optarg, NULL, 10);
+            break;
+        case 'i':
+            idle_ms = strtoull(optarg, NULL, 10);
+            break;
+        case 'T':
+            total_ms = strtoull(optarg, NULL, 10);
+            break;
+        case 'p':
+            port_file = optarg;
+            break;
+        case 'q':
+            s.quiet = 1;
+            break;
+        default:
+            usage();
+        }
+    }
+    if (udp_port < 0 && tcp_port < 0) usage();
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    struct pollfd fds[2 + MAX_CONNS];
+    conn_t conns[MAX_CONNS];
+    int nconns = 0, udp_fd = -1, tcp_fd = -1, bound_udp = 0, bound_tcp = 0;
+    if (udp_port >= 0) udp_fd = listen_socket(SOCK_DGRAM, bind_addr, udp_port, &bound_udp);
+    if (tcp_port >= 0) tcp_fd = listen_socket(SOCK_STREAM, bind_addr, tcp_port, &bound_tcp);
+    if (port_file) {
+        char tmp[4096];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
+        FILE *f = fopen(tmp, "w");
+        if (!f) return 1;
+        fprintf(f, "%d %d\n", bound_udp, bound_tcp);
+        fclose(f);
+        rename(tmp, port_file); /* appears whole: tests wait for it */
+    }
+    uint64_t start = now_ms(), last = 0;
+    while (!stop_flag) {
+        int n = 0;
+        if (udp_fd >= 0) fds[n++] = (struct pollfd){.fd = udp_fd, .events = POLLIN};
+        if (tcp_fd >= 0) fds[n++] = (struct pollfd){.fd = tcp_fd, .events = POLLIN};
+        int first_conn = n;
+        for (int i = 0; i < nconns; i++)
+            fds[n++] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+        poll(fds, (nfds_t)n, 50);
+        uint64_t before = s.packets + s.invalid;
+        for (int i = 0; i < first_conn; i++) {
+            if (!(fds[i].revents & POLLIN)) continue;
+            if (fds[i].fd == udp_fd) {
+                read_udp(&s, udp_fd);
+            } else {
+                int fd = accept4(tcp_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd >= 0 && nconns < MAX_CONNS) {
+                    conns[nconns++] = (conn_t){.fd = fd, .buf = malloc(65536), .len = 0};
+                } else if (fd >= 0) {
+                    close(fd);
+                }
+            }
+        }
+        for (int i = first_conn; i < n; i++) {
+            if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            int k = i - first_conn;
+            if (read_tcp(&s, &conns[k]) < 0) {
+                close(conns[k].fd);
+                free(conns[k].buf);
+                conns[k].fd = -1;
+            }
+        }
+        for (int k = 0; k < nconns;) {
+            if (conns[k].fd < 0)
+                conns[k] = conns[--nconns];
+            else
+                k++;
+        }
+        uint64_t t = now_ms();
+        if (s.packets + s.invalid != before) last = t;
+        fflush(s.out);
+        if (s.limit && s.packets >= s.limit) break;
+        if (idle_ms && last && t - last >= idle_ms) break;
+        if (total_ms && t - start >= total_ms) break;
+    }
+    fflush(s.out);
+    fprintf(stderr, "hep_sink: %llu packets, %llu invalid, %llu bytes\n",
+            (unsigned long long)s.packets, (unsigned long long)s.invalid,
+            (unsigned long long)s.bytes);
+    for (int k = 0; k < nconns; k++) {
+        close(conns[k].fd);
+        free(conns[k].buf);
+    }
+    return 0;
+}

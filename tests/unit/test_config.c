@@ -1,0 +1,314 @@
+/* Config validation: one test per kind of error, each checking the message
+ * names the JSON path and the reason; plus the embedded default and the
+ * command-line overrides. */
+#include "test_util.h"
+
+#include "hepagent/config.h"
+
+static const char *MINIMAL_RULES = "\"rules\":[{\"name\":\"sip\"}],"
+                                   "\"collectors\":[{\"url\":\"udp://127.0.0.1:9060\"}]";
+
+/* Parses doc and expects failure with exactly `want` as the message (or a
+ * prefix of it when prefix is set). */
+static void expect_error(const char *doc, const char *want, int prefix)
+{
+    config_t *cfg = NULL;
+    char err[512] = "";
+    int rc = config_parse(doc, "test.json", &cfg, err, sizeof(err));
+    assert_int_equal(rc, HA_EINVAL);
+    assert_null(cfg);
+    if (prefix ? strncmp(err, want, strlen(want)) != 0 : strcmp(err, want) != 0)
+        fail_msg("got:  %s\nwant: %s", err, want);
+}
+
+static config_t *expect_ok(const char *doc)
+{
+    config_t *cfg = NULL;
+    char err[512] = "";
+    if (config_parse(doc, "test.json", &cfg, err, sizeof(err)) != HA_OK)
+        fail_msg("unexpected error: %s", err);
+    return cfg;
+}
+
+/* Builds {"rules":[...RULE...],"collectors":[...]} around a rule body. */
+static void expect_rule_error(const char *rule, const char *want)
+{
+    char doc[2048];
+    snprintf(doc, sizeof(doc),
+             "{\"rules\":[{\"name\":\"a\"},{\"name\":\"b\"},%s],"
+             "\"collectors\":[{\"url\":\"udp://127.0.0.1:9060\"}]}",
+             rule);
+    expect_error(doc, want, 0);
+}
+
+static void test_syntax_error_has_position(void **state)
+{
+    (void)state;
+    expect_error("{\n  \"rules\": [\n    {\"name\" \"x\"}\n  ]\n}", "config: test.json:3:", 1);
+    expect_error("{\"rules\": [", "config: test.json:1:12: JSON syntax error: unexpected end", 1);
+    expect_error("{} x", "config: test.json:1:4: JSON syntax error: text after the document", 0);
+}
+
+static void test_comments_are_allowed(void **state)
+{
+    (void)state;
+    char doc[512];
+    snprintf(doc, sizeof(doc), "/* head */ {%s // tail\n}", MINIMAL_RULES);
+    config_free(expect_ok(doc));
+}
+
+static void test_unknown_key(void **state)
+{
+    (void)state;
+    expect_error("{\"rulez\":[]}",
+                 "config: (top): unknown key \"rulez\" (expected one of: agent, capture, "
+                 "decode, rules, collectors)",
+                 0);
+    expect_rule_error("{\"name\":\"c\",\"port\":[5060]}",
+                      "config: rules[2]: unknown key \"port\" (expected one of: name, ports, "
+                      "hosts, transport, methods, methods_exclude, capture_id, action)");
+}
+
+static void test_wrong_type(void **state)
+{
+    (void)state;
+    char doc[512];
+    snprintf(doc, sizeof(doc), "{\"agent\":{\"capture_id\":\"2001\"},%s}", MINIMAL_RULES);
+    expect_error(doc, "config: agent.capture_id: must be an integer, not a string", 0);
+    snprintf(doc, sizeof(doc), "{\"agent\":[],%s}", MINIMAL_RULES);
+    expect_error(doc, "config: agent: must be an object, not an array", 0);
+    expect_error("{\"rules\":{}}", "config: rules: must be an array, not an object", 0);
+    expect_rule_error("{\"name\":\"c\",\"hosts\":[10]}",
+                      "config: rules[2].hosts[0]: must be a string, not an integer");
+    snprintf(doc, sizeof(doc), "{\"capture\":[{\"interface\":\"lo\",\"promisc\":1}],%s}",
+             MINIMAL_RULES);
+    expect_error(doc, "config: capture[0].promisc: must be true or false, not an integer", 0);
+}
+
+static void test_out_of_range(void **state)
+{
+    (void)state;
+    char doc[512];
+    snprintf(doc, sizeof(doc), "{\"agent\":{\"capture_id\":4294967296},%s}", MINIMAL_RULES);
+    expect_error(doc, "config: agent.capture_id: 4294967296 is out of range (0..4294967295)", 0);
+    snprintf(doc, sizeof(doc), "{\"agent\":{\"capture_id\":-1},%s}", MINIMAL_RULES);
+    expect_error(doc, "config: agent.capture_id: -1 is out of range (0..4294967295)", 0);
+    snprintf(doc, sizeof(doc), "{\"capture\":[{\"interface\":\"lo\",\"snaplen\":10}],%s}",
+             MINIMAL_RULES);
+    expect_error(doc, "config: capture[0].snaplen: 10 is out of range (64..262144)", 0);
+}
+
+static void test_bad_cidr(void **state)
+{
+    (void)state;
+    expect_rule_error("{\"name\":\"c\",\"hosts\":[\"10.0.0.0/33\"]}",
+                      "config: rules[2].hosts[0]: \"10.0.0.0/33\" is not an IP address or CIDR");
+    expect_rule_error("{\"name\":\"c\",\"hosts\":[\"10.0.0.1\",\"2001:db8::/129\"]}",
+                      "config: rules[2].hosts[1]: \"2001:db8::/129\" is not an IP address or "
+                      "CIDR");
+    expect_rule_error("{\"name\":\"c\",\"hosts\":[\"example.com\"]}",
+                      "config: rules[2].hosts[0]: \"example.com\" is not an IP address or CIDR");
+    expect_rule_error("{\"name\":\"c\",\"hosts\":[\"10.0.0.0/\"]}",
+                      "config: rules[2].hosts[0]: \"10.0.0.0/\" is not an IP address or CIDR");
+}
+
+static void test_bad_port(void **state)
+{
+    (void)state;
+    expect_rule_error("{\"name\":\"c\",\"ports\":[70000]}",
+                      "config: rules[2].ports[0]: 70000 is out of range (1..65535)");
+    expect_rule_error("{\"name\":\"c\",\"ports\":[5060,\"5090-5080\"]}",
+                      "config: rules[2].ports[1]: \"5090-5080\" is not a port (1-65535) or range "
+                      "\"low-high\"");
+    expect_rule_error("{\"name\":\"c\",\"ports\":[\"sip\"]}",
+                      "config: rules[2].ports[0]: \"sip\" is not a port (1-65535) or range "
+                      "\"low-high\"");
+    expect_rule_error("{\"name\":\"c\",\"ports\":[true]}",
+                      "config: rules[2].ports[0]: must be a port number or a \"low-high\" string, "
+                      "not a boolean");
+}
+
+static void test_empty_and_duplicate_name(void **state)
+{
+    (void)state;
+    expect_rule_error("{\"name\":\"\"}", "config: rules[2].name: must not be empty");
+    expect_rule_error("{\"name\":\"a\"}",
+                      "config: rules[2].name: \"a\" is already the name of rules[0]");
+    expect_rule_error("{\"ports\":[5060]}", "config: rules[2]: missing required key \"name\"");
+}
+
+static void test_bad_url(void **state)
+{
+    (void)state;
+    const struct {
+        const char *url, *why;
+    } cases[] = {
+        {"ftp://1.2.3.4:9060", "\"ftp://1.2.3.4:9060\" must start with udp:// or tcp://"},
+        {"udp://1.2.3.4", "\"udp://1.2.3.4\" needs a host and a port, as udp://HOST:PORT"},
+        {"udp://:9060", "\"udp://:9060\" needs a host and a port, as udp://HOST:PORT"},
+        {"udp://1.2.3.4:0", "\"udp://1.2.3.4:0\": port must be 1-65535"},
+        {"udp://1.2.3.4:65536", "\"udp://1.2.3.4:65536\": port must be 1-65535"},
+        {"udp://::1:9060", "\"udp://::1:9060\": an IPv6 address is written [addr]:port"},
+        {"tcp://[::1]9060", "\"tcp://[::1]9060\": an IPv6 address is written [addr]:port"},
+        {"udp://a b:9060", "\"udp://a b:9060\": bad character in host"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char doc[512], want[512];
+        snprintf(doc, sizeof(doc),
+                 "{\"rules\":[{\"name\":\"a\"}],\"collectors\":[{\"url\":\"%s\"}]}", cases[i].url);
+        snprintf(want, sizeof(want), "config: collectors[0].url: %s", cases[i].why);
+        expect_error(doc, want, 0);
+    }
+    expect_error("{\"rules\":[{\"name\":\"a\"}],\"collectors\":[{\"url\":\"udp://h:1\"},"
+                 "{\"url\":\"udp://h:1\"}]}",
+                 "config: collectors[1].url: \"udp://h:1\" is already collectors[0]", 0);
+    expect_error("{\"rules\":[{\"name\":\"a\"}],\"collectors\":[{\"compress\":true}]}",
+                 "config: collectors[0]: missing required key \"url\"", 0);
+}
+
+static void test_missing_and_empty_lists(void **state)
+{
+    (void)state;
+    expect_error("{\"collectors\":[]}", "config: (top): missing required key \"rules\"", 0);
+    expect_error("{\"rules\":[{\"name\":\"a\"}]}",
+                 "config: (top): missing required key \"collectors\"", 0);
+    expect_error("{\"rules\":[],\"collectors\":[]}",
+                 "config: rules: must hold at least one rule (without rules nothing is sent)", 0);
+    expect_rule_error("{\"name\":\"c\",\"ports\":[]}",
+                      "config: rules[2].ports: must not be empty (leave the key out to match "
+                      "everything)");
+}
+
+static void test_bad_enums(void **state)
+{
+    (void)state;
+    expect_rule_error("{\"name\":\"c\",\"transport\":[\"udp\",\"quic\"]}",
+                      "config: rules[2].transport[1]: \"quic\" is not one of \"udp\", \"tcp\", "
+                      "\"sctp\", \"ws\"");
+    expect_rule_error("{\"name\":\"c\",\"methods\":[\"IN VITE\"]}",
+                      "config: rules[2].methods[0]: \"IN VITE\" is not a SIP method name");
+    expect_rule_error("{\"name\":\"c\",\"action\":\"forward\"}",
+                      "config: rules[2].action: \"forward\" is not \"send\" or \"drop\"");
+    char doc[512];
+    snprintf(doc, sizeof(doc), "{\"agent\":{\"log_level\":\"loud\"},%s}", MINIMAL_RULES);
+    expect_error(doc, "config: agent.log_level: \"loud\" is not one of error, warn, info, debug",
+                 0);
+}
+
+static void test_capture_source(void **state)
+{
+    (void)state;
+    char doc[512];
+    snprintf(doc, sizeof(doc), "{\"capture\":[{\"interface\":\"lo\",\"file\":\"x.pcap\"}],%s}",
+             MINIMAL_RULES);
+    expect_error(doc, "config: capture[0]: needs exactly one of \"interface\" and \"file\"", 0);
+    snprintf(doc, sizeof(doc), "{\"capture\":[{\"bpf\":\"port 5060\"}],%s}", MINIMAL_RULES);
+    expect_error(doc, "config: capture[0]: needs exactly one of \"interface\" and \"file\"", 0);
+}
+
+static void test_embedded_default(void **state)
+{
+    (void)state;
+    config_t *cfg = expect_ok(config_default_json);
+    assert_int_equal(cfg->capture_id, 2001);
+    assert_int_equal(cfg->source_count, 1);
+    assert_string_equal(cfg->sources[0].interface, "any");
+    assert_null(cfg->sources[0].bpf);
+    assert_int_equal(cfg->rules.count, 1);
+    const rule_t *r = &cfg->rules.items[0];
+    assert_string_equal(r->name, "sip");
+    assert_int_equal(r->port_count, 1);
+    assert_int_equal(r->ports[0].low, 5060);
+    assert_int_equal(r->ports[0].high, 5090);
+    assert_int_equal(r->transports, RULE_TRANSPORT_UDP | RULE_TRANSPORT_TCP);
+    assert_int_equal(cfg->collector_count, 1);
+    assert_string_equal(cfg->collectors[0].url, "udp://127.0.0.1:9060");
+    assert_int_equal(cfg->collectors[0].transport, COLLECTOR_UDP);
+    assert_int_equal(cfg->collectors[0].port, 9060);
+    config_free(cfg);
+}
+
+static void test_conf_file_and_missing_file(void **state)
+{
+    (void)state;
+    config_t *cfg = NULL;
+    char err[512];
+    assert_int_equal(
+        config_load_file(TEST_SOURCE_DIR "/../conf/hepagent.json", &cfg, err, sizeof(err)), HA_OK);
+    config_free(cfg);
+    assert_int_equal(config_load_file("/nonexistent/h.json", &cfg, err, sizeof(err)), HA_EINVAL);
+    assert_string_equal(err, "config: /nonexistent/h.json: cannot open: No such file or directory");
+}
+
+static void test_overrides(void **state)
+{
+    (void)state;
+    config_t *cfg = expect_ok(config_default_json);
+    const char *ifs[] = {"lo", NULL};
+    const char *files[] = {"a.pcap", NULL};
+    const char *cols[] = {"tcp://[::1]:9061", "udp://collector.example:9060", NULL};
+    config_overrides_t ov = {.interfaces = ifs,
+                             .files = files,
+                             .collectors = cols,
+                             .bpf = "udp",
+                             .snaplen = 1500,
+                             .has_capture_id = 1,
+                             .capture_id = 7,
+                             .node_name = "n1"};
+    char err[512];
+    assert_int_equal(config_apply_overrides(cfg, &ov, err, sizeof(err)), HA_OK);
+    assert_int_equal(cfg->source_count, 2);
+    assert_string_equal(cfg->sources[0].interface, "lo");
+    assert_string_equal(cfg->sources[1].file, "a.pcap");
+    assert_string_equal(cfg->sources[1].bpf, "udp");
+    assert_int_equal(cfg->sources[1].snaplen, 1500);
+    assert_int_equal(cfg->capture_id, 7);
+    assert_string_equal(cfg->node_name, "n1");
+    assert_int_equal(cfg->collector_count, 2);
+    assert_string_equal(cfg->collectors[0].host, "::1");
+    assert_int_equal(cfg->collectors[0].transport, COLLECTOR_TCP);
+    assert_string_equal(cfg->collectors[1].host, "collector.example");
+    const char *bad[] = {"udp://x", NULL};
+    config_overrides_t ov2 = {.collectors = bad};
+    assert_int_equal(config_apply_overrides(cfg, &ov2, err, sizeof(err)), HA_EINVAL);
+    assert_string_equal(err, "--collector: \"udp://x\" needs a host and a port, as "
+                             "udp://HOST:PORT");
+    config_free(cfg);
+}
+
+static void test_no_source(void **state)
+{
+    (void)state;
+    char err[512];
+    config_t *cfg;
+    config_overrides_t ov = {0};
+    char doc[512];
+    snprintf(doc, sizeof(doc), "{%s}", MINIMAL_RULES);
+    assert_int_equal(config_parse(doc, "t", &cfg, err, sizeof(err)), HA_OK);
+    assert_int_equal(config_apply_overrides(cfg, &ov, err, sizeof(err)), HA_EINVAL);
+    assert_non_null(strstr(err, "no capture source"));
+    config_free(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_syntax_error_has_position),
+        cmocka_unit_test(test_comments_are_allowed),
+        cmocka_unit_test(test_unknown_key),
+        cmocka_unit_test(test_wrong_type),
+        cmocka_unit_test(test_out_of_range),
+        cmocka_unit_test(test_bad_cidr),
+        cmocka_unit_test(test_bad_port),
+        cmocka_unit_test(test_empty_and_duplicate_name),
+        cmocka_unit_test(test_bad_url),
+        cmocka_unit_test(test_missing_and_empty_lists),
+        cmocka_unit_test(test_bad_enums),
+        cmocka_unit_test(test_capture_source),
+        cmocka_unit_test(test_embedded_default),
+        cmocka_unit_test(test_conf_file_and_missing_file),
+        cmocka_unit_test(test_overrides),
+        cmocka_unit_test(test_no_source),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
