@@ -267,6 +267,34 @@ static int cfg_decode(cfg_ctx_t *ctx, json_object *v, config_t *cfg)
     return rc;
 }
 
+/* ---- reassembly ----------------------------------------------------- */
+
+static int cfg_reassembly(cfg_ctx_t *ctx, json_object *v, config_t *cfg)
+{
+    static const char *const keys[] = {
+        "ip_datagrams",  "ip_memory_kb",  "ip_timeout_ms",  "tcp_streams",
+        "tcp_stream_kb", "tcp_memory_kb", "tcp_timeout_ms", NULL};
+    uint32_t ip_kb = (uint32_t)(cfg->ipfrag.memcap / 1024);
+    uint32_t tcp_kb = (uint32_t)(cfg->tcp.memcap / 1024);
+    uint32_t stream_kb = cfg->tcp.max_stream_bytes / 1024;
+    int rc = cfg_object(ctx, v, keys);
+    if (rc == HA_OK) rc = cfg_u32(ctx, v, "ip_datagrams", 1, 1000000, &cfg->ipfrag.max_datagrams);
+    if (rc == HA_OK) rc = cfg_u32(ctx, v, "ip_memory_kb", 64, 4194304, &ip_kb);
+    if (rc == HA_OK) rc = cfg_u32(ctx, v, "ip_timeout_ms", 100, 600000, &cfg->ipfrag.timeout_ms);
+    if (rc == HA_OK) rc = cfg_u32(ctx, v, "tcp_streams", 1, 10000000, &cfg->tcp.max_streams);
+    if (rc == HA_OK) rc = cfg_u32(ctx, v, "tcp_stream_kb", 4, 65536, &stream_kb);
+    if (rc == HA_OK) rc = cfg_u32(ctx, v, "tcp_memory_kb", 64, 4194304, &tcp_kb);
+    if (rc == HA_OK) rc = cfg_u32(ctx, v, "tcp_timeout_ms", 1000, 86400000, &cfg->tcp.timeout_ms);
+    if (rc != HA_OK) return rc;
+    cfg->ipfrag.memcap = (size_t)ip_kb * 1024;
+    cfg->tcp.memcap = (size_t)tcp_kb * 1024;
+    cfg->tcp.max_stream_bytes = stream_kb * 1024;
+    if (cfg->tcp.memcap < cfg->tcp.max_stream_bytes)
+        return cfg_fail(ctx, "tcp_memory_kb (%u) must be at least tcp_stream_kb (%u)", tcp_kb,
+                        stream_kb);
+    return HA_OK;
+}
+
 /* ---- rules ---------------------------------------------------------- */
 
 static int cfg_rule_ports(cfg_ctx_t *ctx, json_object *arr, rule_t *rule)
@@ -553,7 +581,8 @@ static int cfg_collectors(cfg_ctx_t *ctx, json_object *arr, config_t *cfg)
 
 static int cfg_document(cfg_ctx_t *ctx, json_object *root, config_t *cfg)
 {
-    static const char *const keys[] = {"agent", "capture", "decode", "rules", "collectors", NULL};
+    static const char *const keys[] = {"agent", "capture",    "decode", "reassembly",
+                                       "rules", "collectors", NULL};
     int rc = cfg_object(ctx, root, keys);
     if (rc != HA_OK) return rc;
     json_object *v;
@@ -565,6 +594,11 @@ static int cfg_document(cfg_ctx_t *ctx, json_object *root, config_t *cfg)
     if (json_object_object_get_ex(root, "decode", &v)) {
         size_t saved = cfg_push_key(ctx, "decode");
         if ((rc = cfg_decode(ctx, v, cfg)) != HA_OK) return rc;
+        cfg_pop(ctx, saved);
+    }
+    if (json_object_object_get_ex(root, "reassembly", &v)) {
+        size_t saved = cfg_push_key(ctx, "reassembly");
+        if ((rc = cfg_reassembly(ctx, v, cfg)) != HA_OK) return rc;
         cfg_pop(ctx, saved);
     }
     const struct {
@@ -594,6 +628,14 @@ static config_t *cfg_new(const char *origin)
     cfg->log_level = LOG_INFO;
     cfg->shutdown_timeout_ms = CONFIG_DEFAULT_SHUTDOWN_MS;
     decode_options_default(&cfg->decode);
+    cfg->ipfrag =
+        (ipfrag_options_t){IPFRAG_DEFAULT_DATAGRAMS, (size_t)IPFRAG_DEFAULT_MEMCAP_KB * 1024,
+                           IPFRAG_DEFAULT_TIMEOUT_MS};
+    cfg->tcp = (tcpstream_options_t){TCPSTREAM_DEFAULT_STREAMS, TCPSTREAM_DEFAULT_STREAM_KB * 1024,
+                                     (size_t)TCPSTREAM_DEFAULT_MEMCAP_KB * 1024,
+                                     TCPSTREAM_DEFAULT_TIMEOUT_MS};
+    cfg->sctp = (sctp_options_t){SCTP_DEFAULT_ASSOCIATIONS, SCTP_DEFAULT_MESSAGE_KB * 1024,
+                                 (size_t)SCTP_DEFAULT_MEMCAP_KB * 1024, SCTP_DEFAULT_TIMEOUT_MS};
     if (!cfg->origin) {
         free(cfg);
         return NULL;

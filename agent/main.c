@@ -219,6 +219,7 @@ static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
 static void print_all_stats(app_t *app, FILE *out, const char *prefix)
 {
     stats_print(&app->stats, out, prefix);
+    if (app->pipeline.tcp) pipeline_print_stats(&app->pipeline, out, prefix);
     for (size_t i = 0; i < app->source_count; i++)
         if (app->sources[i]) capture_print_stats(app->sources[i], out, prefix);
     if (app->sender) sender_print_stats(app->sender, out, prefix);
@@ -429,6 +430,7 @@ static void cleanup(app_t *app)
         uv_run(app->loop, UV_RUN_DEFAULT);
         uv_loop_close(app->loop);
     }
+    pipeline_free(&app->pipeline);
     config_free(app->cfg);
     free(app->sources);
     free((void *)app->ov.interfaces);
@@ -464,7 +466,11 @@ int main(int argc, char **argv)
         rc = EXIT_RUNTIME;
         goto out;
     }
-    pipeline_init(&app.pipeline, app.cfg, &app.stats, app.sender);
+    if (pipeline_init(&app.pipeline, app.cfg, &app.stats, app.sender) != HA_OK) {
+        fprintf(stderr, "hepagent: out of memory\n");
+        rc = EXIT_RUNTIME;
+        goto out;
+    }
     uv_timer_init(app.loop, &app.drain_timer);
     app.drain_timer.data = &app;
     static const int signums[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};

@@ -1,20 +1,50 @@
-/* Frame to HEP packet. UDP datagrams carry one SIP message each; a TCP
- * segment may carry several whole ones, framed by Content-Length. */
+/* Frame to HEP packet. UDP datagrams carry one SIP message each; TCP and
+ * SCTP go through their reassemblers, which hand whole messages back here;
+ * IP fragments are joined first and their datagram continues as if it had
+ * arrived whole. */
 #include "hepagent/pipeline.h"
 #include "hepagent/decode.h"
 #include "hepagent/hep.h"
 #include "hepagent/log.h"
 #include "hepagent/rules.h"
 
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <string.h>
 
-void pipeline_init(pipeline_t *p, const config_t *cfg, stats_t *stats, sender_t *sender)
+static void pipeline_tcp_emit(void *ctx, const packet_t *pkt, unsigned transport,
+                              const uint8_t *data, size_t len, const sip_msg_t *sip,
+                              uint64_t ts_sec, uint32_t ts_usec)
+{
+    pipeline_message(ctx, pkt, transport, data, len, sip, ts_sec, ts_usec);
+}
+
+static void pipeline_sctp_emit(void *ctx, const packet_t *pkt, const uint8_t *data, size_t len,
+                               uint64_t ts_sec, uint32_t ts_usec)
+{
+    pipeline_t *p = ctx;
+    sip_msg_t sip;
+    if (sip_parse(data, len, &sip) == SIP_NOT_SIP) {
+        p->stats->sip_not_sip++;
+        return;
+    }
+    pipeline_message(p, pkt, RULE_TRANSPORT_SCTP, data, len, &sip, ts_sec, ts_usec);
+}
+
+int pipeline_init(pipeline_t *p, const config_t *cfg, stats_t *stats, sender_t *sender)
 {
     memset(p, 0, sizeof(*p));
     p->cfg = cfg;
     p->stats = stats;
     p->sender = sender;
+    p->ipfrag = ipfrag_new(&cfg->ipfrag);
+    p->tcp = tcpstream_new(&cfg->tcp, pipeline_tcp_emit, p);
+    p->sctp = sctp_new(&cfg->sctp, pipeline_sctp_emit, p);
+    if (!p->ipfrag || !p->tcp || !p->sctp) {
+        pipeline_free(p);
+        return HA_ENOMEM;
+    }
+    return HA_OK;
 }
 
 void pipeline_set_config(pipeline_t *p, const config_t *cfg)
@@ -22,8 +52,18 @@ void pipeline_set_config(pipeline_t *p, const config_t *cfg)
     p->cfg = cfg;
 }
 
+void pipeline_free(pipeline_t *p)
+{
+    ipfrag_free(p->ipfrag);
+    tcpstream_free(p->tcp);
+    sctp_free(p->sctp);
+    p->ipfrag = NULL;
+    p->tcp = NULL;
+    p->sctp = NULL;
+}
+
 void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, const uint8_t *data,
-                      size_t len, const sip_msg_t *sip)
+                      size_t len, const sip_msg_t *sip, uint64_t ts_sec, uint32_t ts_usec)
 {
     const config_t *cfg = p->cfg;
     if (!sip_has_mandatory(sip)) {
@@ -60,8 +100,8 @@ void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, co
     memcpy(msg.dst_addr, pkt->dst_addr, sizeof(msg.dst_addr));
     msg.src_port = pkt->src_port;
     msg.dst_port = pkt->dst_port;
-    msg.ts_sec = (uint32_t)pkt->ts_sec;
-    msg.ts_usec = pkt->ts_usec;
+    msg.ts_sec = (uint32_t)ts_sec;
+    msg.ts_usec = ts_usec;
     msg.proto_type = HEP_PROTO_TYPE_SIP;
     msg.capture_id = rule->has_capture_id ? rule->capture_id : cfg->capture_id;
     if (cfg->auth_key)
@@ -100,41 +140,28 @@ static void pipeline_udp(pipeline_t *p, const packet_t *pkt)
         }
         return;
     }
-    pipeline_message(p, pkt, RULE_TRANSPORT_UDP, data, len, &sip);
+    pipeline_message(p, pkt, RULE_TRANSPORT_UDP, data, len, &sip, pkt->ts_sec, pkt->ts_usec);
 }
 
-/* Whole messages inside one segment; what is left over is counted. Full
- * stream reassembly replaces this per-segment framing. */
-static void pipeline_tcp(pipeline_t *p, const packet_t *pkt)
+static void pipeline_l4(pipeline_t *p, packet_t *pkt)
 {
-    const uint8_t *data = pkt->payload;
-    size_t len = pkt->payload_len, off = 0;
-    int found = 0;
-    while (off < len) {
-        while (off < len && (data[off] == '\r' || data[off] == '\n'))
-            off++;
-        if (off == len) break;
-        sip_msg_t sip;
-        sip_result_t r = sip_parse(data + off, len - off, &sip);
-        if (r == SIP_NOT_SIP) {
-            if (!found)
-                p->stats->sip_not_sip++;
-            else
-                p->stats->sip_incomplete++;
+    switch (pkt->l4_proto) {
+    case IPPROTO_UDP:
+        pipeline_udp(p, pkt);
+        break;
+    case IPPROTO_TCP:
+        if (pkt->truncated && pkt->payload_len) {
+            /* a cut segment would corrupt the stream: count it as missing */
+            p->stats->sip_truncated++;
             return;
         }
-        size_t body = sip.content_length > 0 ? (size_t)sip.content_length : 0;
-        if (r == SIP_INCOMPLETE || sip.content_length == -2 || body > len - off - sip.header_len) {
-            if (pkt->truncated)
-                p->stats->sip_truncated++;
-            else
-                p->stats->sip_incomplete++;
-            return;
-        }
-        size_t total = sip.header_len + body;
-        pipeline_message(p, pkt, RULE_TRANSPORT_TCP, data + off, total, &sip);
-        found = 1;
-        off += total;
+        tcpstream_segment(p->tcp, pkt);
+        break;
+    case IPPROTO_SCTP:
+        sctp_packet(p->sctp, pkt);
+        break;
+    default:
+        break;
     }
 }
 
@@ -155,15 +182,43 @@ void pipeline_frame(pipeline_t *p, const struct pcap_pkthdr *hdr, const uint8_t 
     pkt.source_id = source_id;
     decode_result_t r = decode_frame(&p->cfg->decode, &pkt);
     st->decode[r]++;
-    if (r != DECODE_OK) return;
-    switch (pkt.l4_proto) {
-    case IPPROTO_UDP:
-        pipeline_udp(p, &pkt);
-        break;
-    case IPPROTO_TCP:
-        pipeline_tcp(p, &pkt);
-        break;
-    default:
-        break;
+    /* a reassembled datagram may itself hold a fragmented inner datagram
+     * (a tunnel); two rounds cover that, more is not worth following */
+    for (int round = 0; r == DECODE_FRAGMENT && round < 2; round++) {
+        if (pkt.truncated) return; /* a cut fragment cannot be joined */
+        ha_bytes_t whole;
+        uint64_t sec;
+        uint32_t usec;
+        if (!ipfrag_add(p->ipfrag, &pkt, &whole, &sec, &usec)) return;
+        pkt.ts_sec = sec;
+        pkt.ts_usec = usec;
+        r = decode_l4(&p->cfg->decode, &pkt, pkt.frag_proto, whole.ptr, (uint32_t)whole.len);
+        st->decode[r]++;
     }
+    if (r == DECODE_OK) pipeline_l4(p, &pkt);
+}
+
+void pipeline_print_stats(const pipeline_t *p, FILE *out, const char *prefix)
+{
+    const ipfrag_stats_t *f = ipfrag_stats(p->ipfrag);
+    const tcpstream_stats_t *t = tcpstream_stats(p->tcp);
+    const sctp_stats_t *s = sctp_stats(p->sctp);
+#define PRINT_IPFRAG(name, help) fprintf(out, "%sipfrag.%s %" PRIu64 "\n", prefix, #name, f->name);
+    IPFRAG_COUNTERS(PRINT_IPFRAG)
+#undef PRINT_IPFRAG
+#define PRINT_TCP(name, help) fprintf(out, "%stcp.%s %" PRIu64 "\n", prefix, #name, t->name);
+    TCPSTREAM_COUNTERS(PRINT_TCP)
+#undef PRINT_TCP
+#define PRINT_SCTP(name, help) fprintf(out, "%ssctp.%s %" PRIu64 "\n", prefix, #name, s->name);
+    SCTP_COUNTERS(PRINT_SCTP)
+#undef PRINT_SCTP
+    fprintf(out, "%sipfrag.memory_bytes %zu\n", prefix, ipfrag_memory(p->ipfrag));
+    fprintf(out, "%stcp.memory_bytes %zu\n", prefix, tcpstream_memory(p->tcp));
+    fprintf(out, "%stcp.streams_now %zu\n", prefix, tcpstream_count(p->tcp));
+    fprintf(out, "%ssctp.memory_bytes %zu\n", prefix, sctp_memory(p->sctp));
+}
+
+size_t pipeline_memory(const pipeline_t *p)
+{
+    return ipfrag_memory(p->ipfrag) + tcpstream_memory(p->tcp) + sctp_memory(p->sctp);
 }

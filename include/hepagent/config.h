@@ -8,7 +8,10 @@
 #include <stdint.h>
 
 #include "hepagent/decode.h"
+#include "hepagent/ipfrag.h"
 #include "hepagent/log.h"
+#include "hepagent/sctp.h"
+#include "hepagent/tcpstream.h"
 #include "hepagent/rules.h"
 
 typedef struct capture_source {
@@ -40,6 +43,9 @@ typedef struct config {
     capture_source_t *sources;
     size_t source_count;
     decode_options_t decode;
+    ipfrag_options_t ipfrag;
+    tcpstream_options_t tcp;
+    sctp_options_t sctp;
     rules_t rules;
     collector_config_t *collectors;
     size_t collector_count;

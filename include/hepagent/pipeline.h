@@ -1,34 +1,48 @@
-/* The one way through: a captured frame is decoded, its SIP messages found,
- * matched against the rules, encoded as HEP and queued for the collectors.
- * Each stage only hands its result forward. */
+/* The one way through: a captured frame is decoded, IP fragments and TCP or
+ * SCTP streams are reassembled, SIP messages found, matched against the
+ * rules, encoded as HEP and queued for the collectors. Each stage only hands
+ * its result forward. */
 #ifndef HEPAGENT_PIPELINE_H
 #define HEPAGENT_PIPELINE_H
 
 #include <pcap/pcap.h>
+#include <stdio.h>
 
 #include "hepagent/config.h"
+#include "hepagent/ipfrag.h"
 #include "hepagent/packet.h"
+#include "hepagent/sctp.h"
 #include "hepagent/sender.h"
 #include "hepagent/sip.h"
 #include "hepagent/stats.h"
+#include "hepagent/tcpstream.h"
 
 typedef struct pipeline {
     const config_t *cfg; /* the running config; swapped on reload */
     stats_t *stats;
     sender_t *sender; /* NULL: decode and count only */
+    ipfrag_t *ipfrag;
+    tcpstream_t *tcp;
+    sctp_t *sctp;
     int warned_truncated;
 } pipeline_t;
 
-void pipeline_init(pipeline_t *p, const config_t *cfg, stats_t *stats, sender_t *sender);
+/* Creates the reassembly tables from cfg's limits (they stay for the life
+ * of the pipeline; a reload changes rules and collectors, not these). */
+int pipeline_init(pipeline_t *p, const config_t *cfg, stats_t *stats, sender_t *sender);
 void pipeline_set_config(pipeline_t *p, const config_t *cfg);
+void pipeline_free(pipeline_t *p);
 
 /* One captured frame. */
 void pipeline_frame(pipeline_t *p, const struct pcap_pkthdr *hdr, const uint8_t *data, int linktype,
                     uint32_t source_id);
 
-/* One whole SIP message found in pkt's flow (used by the stream stages).
- * data/len are the message bytes, sip its parsed fields. */
+/* One whole SIP message found in pkt's flow, first byte captured at ts. */
 void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, const uint8_t *data,
-                      size_t len, const sip_msg_t *sip);
+                      size_t len, const sip_msg_t *sip, uint64_t ts_sec, uint32_t ts_usec);
+
+void pipeline_print_stats(const pipeline_t *p, FILE *out, const char *prefix);
+/* Bytes held by the reassembly tables. */
+size_t pipeline_memory(const pipeline_t *p);
 
 #endif

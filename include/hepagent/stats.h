@@ -17,7 +17,6 @@
     X(sip_invalid, "SIP start lines without Call-ID or CSeq, not sent")                            \
     X(sip_keepalives, "CRLF keep-alives skipped")                                                  \
     X(sip_truncated, "SIP messages cut by the snaplen, not sent")                                  \
-    X(sip_incomplete, "TCP segments holding an incomplete SIP message")                            \
     X(rules_sent, "messages matched by a send rule")                                               \
     X(rules_dropped, "messages matched by a drop rule")                                            \
     X(rules_unmatched, "messages no rule matched")                                                 \

@@ -32,7 +32,7 @@ for tool in sngrep tshark "$PY"; do
 done
 [ -x "$HEPAGENT" ] || fail "no hepagent at $HEPAGENT"
 
-read -r -a CAPTURES <<<"${SNGREP_CAPTURES:-udp/zeek_wireshark_sip.pcap linktypes/synth_sip_sll.pcap tunnels/synth_sip_vxlan.pcap tcp/sip_tcp_pattern.pcap tunnels/sip_ipip.pcap udp/sip_body_frames.pcap}"
+read -r -a CAPTURES <<<"${SNGREP_CAPTURES:-udp/zeek_wireshark_sip.pcap linktypes/synth_sip_sll.pcap tunnels/synth_sip_vxlan.pcap tcp/sip_tcp_pattern.pcap tunnels/sip_ipip.pcap udp/sip_body_frames.pcap tcp/sip_tcp_method.pcap}"
 
 # ---------------------------------------------------------------------------
 # Python helper (stdlib only): tshark extraction, pcap record counting, compare.

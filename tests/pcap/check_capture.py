@@ -28,12 +28,18 @@ def tshark_messages(capture):
     """One dict per frame tshark dissects as SIP."""
     fields = ["frame.number", "frame.time_epoch", "frame.protocols", "ip.src", "ip.dst",
               "ipv6.src", "ipv6.dst", "udp.srcport", "udp.dstport", "tcp.srcport", "tcp.dstport",
-              "udp.payload", "tcp.reassembled.data", "tcp.payload", "sip.CSeq", "vlan.id"]
+              "udp.payload", "tcp.reassembled.data", "tcp.payload", "sip.CSeq", "vlan.id",
+              "ip.fragment", "ipv6.fragment", "tcp.segment"]
     cmd = ["tshark", "-n", "-r", capture, "-o", "tcp.desegment_tcp_streams:TRUE",
            "-Y", "sip", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=|"]
     for f in fields:
         cmd += ["-e", f]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    # a reassembled message carries the capture time of its first byte: the
+    # first fragment or segment tshark lists for it
+    times = dict(line.split("\t") for line in subprocess.run(
+        ["tshark", "-n", "-r", capture, "-T", "fields", "-e", "frame.number", "-e",
+         "frame.time_epoch"], check=True, capture_output=True, text=True).stdout.splitlines())
     frames = []
     for line in out.splitlines():
         v = dict(zip(fields, line.split("\t")))
@@ -48,9 +54,11 @@ def tshark_messages(capture):
             data = last("tcp.reassembled.data") or last("tcp.payload")
         else:
             data = last("udp.payload")
+        first = (v.get("ip.fragment") or v.get("ipv6.fragment") or v.get("tcp.segment") or
+                 v["frame.number"]).split("|")[0].split(",")[0]
         frames.append({
             "frame": int(v["frame.number"]),
-            "time": v["frame.time_epoch"],
+            "time": times[first],
             "src": last(l3 + ".src"),
             "dst": last(l3 + ".dst"),
             "sport": int(last(l4 + ".srcport")),

@@ -62,7 +62,7 @@ static void test_unknown_key(void **state)
     (void)state;
     expect_error("{\"rulez\":[]}",
                  "config: (top): unknown key \"rulez\" (expected one of: agent, capture, "
-                 "decode, rules, collectors)",
+                 "decode, reassembly, rules, collectors)",
                  0);
     expect_rule_error("{\"name\":\"c\",\"port\":[5060]}",
                       "config: rules[2]: unknown key \"port\" (expected one of: name, ports, "
@@ -195,6 +195,25 @@ static void test_bad_enums(void **state)
                  0);
 }
 
+static void test_reassembly_limits(void **state)
+{
+    (void)state;
+    char doc[512];
+    snprintf(doc, sizeof(doc), "{\"reassembly\":{\"tcp_stream_kb\":1024,\"tcp_memory_kb\":512},%s}",
+             MINIMAL_RULES);
+    expect_error(doc,
+                 "config: reassembly: tcp_memory_kb (512) must be at least tcp_stream_kb (1024)",
+                 0);
+    snprintf(doc, sizeof(doc), "{\"reassembly\":{\"ip_timeout_ms\":5},%s}", MINIMAL_RULES);
+    expect_error(doc, "config: reassembly.ip_timeout_ms: 5 is out of range (100..600000)", 0);
+    snprintf(doc, sizeof(doc), "{\"reassembly\":{\"tcp_streams\":10,\"ip_memory_kb\":128},%s}",
+             MINIMAL_RULES);
+    config_t *cfg = expect_ok(doc);
+    assert_int_equal(cfg->tcp.max_streams, 10);
+    assert_int_equal(cfg->ipfrag.memcap, 128 * 1024);
+    config_free(cfg);
+}
+
 static void test_capture_source(void **state)
 {
     (void)state;
@@ -304,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_bad_url),
         cmocka_unit_test(test_missing_and_empty_lists),
         cmocka_unit_test(test_bad_enums),
+        cmocka_unit_test(test_reassembly_limits),
         cmocka_unit_test(test_capture_source),
         cmocka_unit_test(test_embedded_default),
         cmocka_unit_test(test_conf_file_and_missing_file),
