@@ -3,15 +3,30 @@
  * so signals, timers and sends keep running during a large replay. */
 #include "hepagent/capture.h"
 #include "hepagent/log.h"
+#include "hepagent/pcapng.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
+/* A filter compiled for one link type, for pcapng files whose interfaces
+ * differ (libpcap's handle filter assumes one link type). */
+typedef struct {
+    int linktype;
+    int ok;
+    struct bpf_program prog;
+} capture_filter_t;
+
+enum { CAPTURE_MAX_FILTERS = 16, MAX_PACKET_BYTES = 262144 };
+
 struct capture {
     uv_loop_t *loop;
     pcap_t *pcap;
+    pcapng_t *pcapng; /* files in pcapng format are read by our own reader */
+    char *bpf;
+    capture_filter_t filters[CAPTURE_MAX_FILTERS];
+    int nfilters;
     char *name;
     int is_file;
     int realtime;
@@ -33,15 +48,22 @@ struct capture {
     /* realtime: a frame read ahead that is not yet due, with its bytes */
     struct pcap_pkthdr pending_hdr;
     uint8_t *pending_data;
+    int pending_linktype;
     int have_pending;
 };
+
+static void capture_deliver(capture_t *c, const struct pcap_pkthdr *hdr, const u_char *data,
+                            int linktype)
+{
+    c->frames++;
+    c->bytes += hdr->caplen;
+    c->cb.frame(c->cb.ctx, hdr, data, linktype, c->id);
+}
 
 static void capture_handler(u_char *user, const struct pcap_pkthdr *hdr, const u_char *data)
 {
     capture_t *c = (capture_t *)user;
-    c->frames++;
-    c->bytes += hdr->caplen;
-    c->cb.frame(c->cb.ctx, hdr, data, c->linktype, c->id);
+    capture_deliver(c, hdr, data, c->linktype);
 }
 
 static void capture_finish(capture_t *c, int failed)
@@ -76,6 +98,56 @@ static void capture_poll_cb(uv_poll_t *h, int status, int events)
 }
 
 /* ---- files ------------------------------------------------------------ */
+
+/* The filter for a pcapng packet's link type, compiled on first use. */
+static const struct bpf_program *capture_filter_for(capture_t *c, int linktype)
+{
+    for (int i = 0; i < c->nfilters; i++)
+        if (c->filters[i].linktype == linktype)
+            return c->filters[i].ok ? &c->filters[i].prog : NULL;
+    if (c->nfilters == CAPTURE_MAX_FILTERS) return NULL;
+    capture_filter_t *f = &c->filters[c->nfilters++];
+    f->linktype = linktype;
+    pcap_t *dead = pcap_open_dead(linktype, 262144);
+    f->ok = dead && pcap_compile(dead, &f->prog, c->bpf, 1, PCAP_NETMASK_UNKNOWN) == 0;
+    if (!f->ok)
+        log_warn("file %s: filter \"%s\" does not apply to link type %d: %s", c->name, c->bpf,
+                 linktype, dead ? pcap_geterr(dead) : "out of memory");
+    if (dead) pcap_close(dead);
+    return f->ok ? &f->prog : NULL;
+}
+
+/* The next frame of a file: 1, 0 at the end, -1 when the file is damaged
+ * (what was read so far stands; the message says where it stopped). */
+static int capture_next(capture_t *c, struct pcap_pkthdr **hdr, const u_char **data, int *linktype)
+{
+    if (!c->pcapng) {
+        int rc = pcap_next_ex(c->pcap, hdr, data);
+        if (rc == 1) {
+            *linktype = c->linktype;
+            return 1;
+        }
+        if (rc == PCAP_ERROR_BREAK) return 0;
+        log_warn("file %s: %s (stopped after %" PRIu64 " frames)", c->name, pcap_geterr(c->pcap),
+                 c->frames);
+        return -1;
+    }
+    static struct pcap_pkthdr ng_hdr;
+    for (;;) {
+        char err[256];
+        uint32_t ifindex;
+        int rc = pcapng_next(c->pcapng, &ng_hdr, data, linktype, &ifindex, err, sizeof(err));
+        if (rc <= 0) {
+            if (rc < 0)
+                log_warn("file %s: %s (stopped after %" PRIu64 " frames)", c->name, err, c->frames);
+            return rc;
+        }
+        *hdr = &ng_hdr;
+        if (!c->bpf) return 1;
+        const struct bpf_program *prog = capture_filter_for(c, *linktype);
+        if (!prog || pcap_offline_filter(prog, &ng_hdr, *data)) return 1;
+    }
+}
 
 static void capture_idle_cb(uv_idle_t *h);
 
@@ -115,29 +187,25 @@ static void capture_paced_step(capture_t *c)
 {
     if (c->have_pending) {
         c->have_pending = 0;
-        capture_handler((u_char *)c, &c->pending_hdr, c->pending_data);
+        capture_deliver(c, &c->pending_hdr, c->pending_data, c->pending_linktype);
     }
     for (int i = 0; i < CAPTURE_BATCH && c->running; i++) {
         struct pcap_pkthdr *hdr;
         const u_char *data;
-        int rc = pcap_next_ex(c->pcap, &hdr, &data);
-        if (rc == PCAP_ERROR_BREAK) {
-            capture_finish(c, 0);
-            return;
-        }
-        if (rc < 0) {
-            log_warn("file %s: %s (stopped after %" PRIu64 " frames)", c->name,
-                     pcap_geterr(c->pcap), c->frames);
+        int linktype;
+        int rc = capture_next(c, &hdr, &data, &linktype);
+        if (rc <= 0) {
             capture_finish(c, 0);
             return;
         }
         uint64_t wait = capture_due_in(c, hdr);
-        if (wait == 0) {
-            capture_handler((u_char *)c, hdr, data);
+        if (wait == 0 || hdr->caplen > MAX_PACKET_BYTES) {
+            capture_deliver(c, hdr, data, linktype);
             continue;
         }
         c->pending_hdr = *hdr;
         memcpy(c->pending_data, data, hdr->caplen);
+        c->pending_linktype = linktype;
         c->have_pending = 1;
         uv_timer_start(&c->timer, capture_paced_cb, wait, 0);
         return;
@@ -163,14 +231,16 @@ static void capture_idle_cb(uv_idle_t *h)
         capture_wait(c, 1);
         return;
     }
-    int n = pcap_dispatch(c->pcap, CAPTURE_BATCH, capture_handler, (u_char *)c);
-    if (n == 0) {
-        capture_finish(c, 0); /* end of file */
-    } else if (n == PCAP_ERROR) {
-        /* a truncated or corrupt file: keep what was read, say where it stopped */
-        log_warn("file %s: %s (stopped after %" PRIu64 " frames)", c->name, pcap_geterr(c->pcap),
-                 c->frames);
-        capture_finish(c, 0);
+    for (int i = 0; i < CAPTURE_BATCH && c->running; i++) {
+        struct pcap_pkthdr *hdr;
+        const u_char *data;
+        int linktype;
+        int rc = capture_next(c, &hdr, &data, &linktype);
+        if (rc <= 0) {
+            capture_finish(c, 0);
+            return;
+        }
+        capture_deliver(c, hdr, data, linktype);
     }
 }
 
@@ -279,8 +349,7 @@ int capture_open(uv_loop_t *loop, const capture_source_t *src, uint32_t id, int 
         return rc;
     }
     if (c->realtime) {
-        int snap = pcap_snapshot(c->pcap);
-        c->pending_data = malloc(snap > 0 ? (size_t)snap : 262144);
+        c->pending_data = malloc(MAX_PACKET_BYTES);
         if (!c->pending_data) {
             capture_destroy(c);
             return HA_ENOMEM;
@@ -346,6 +415,13 @@ void capture_destroy(capture_t *c)
     capture_stop(c);
     if (c->pcap) pcap_close(c->pcap);
     c->pcap = NULL;
+    pcapng_close(c->pcapng);
+    c->pcapng = NULL;
+    for (int i = 0; i < c->nfilters; i++)
+        if (c->filters[i].ok) pcap_freecode(&c->filters[i].prog);
+    c->nfilters = 0;
+    free(c->bpf);
+    c->bpf = NULL;
     if (c->handles == 0) {
         free(c->pending_data);
         free(c->name);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -223,6 +224,9 @@ static void print_all_stats(app_t *app, FILE *out, const char *prefix)
     for (size_t i = 0; i < app->source_count; i++)
         if (app->sources[i]) capture_print_stats(app->sources[i], out, prefix);
     if (app->sender) sender_print_stats(app->sender, out, prefix);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        fprintf(out, "%sprocess.max_rss_kb %ld\n", prefix, ru.ru_maxrss);
 }
 
 /* ---- shutdown ---------------------------------------------------------- */

@@ -253,7 +253,7 @@ static int stream_reserve_memory(tcpstream_t *t, stream_t *keep, size_t extra)
 static int buffer_grow(tcpstream_t *t, stream_t *s, uint8_t **buf, size_t *cap, size_t want)
 {
     if (want <= *cap) return 1;
-    size_t next = *cap ? *cap : 2048;
+    size_t next = *cap ? *cap : 512;
     while (next < want)
         next *= 2;
     if (!stream_reserve_memory(t, s, next - *cap)) return 0;

@@ -201,9 +201,8 @@ static void test_reassembly_limits(void **state)
     char doc[512];
     snprintf(doc, sizeof(doc), "{\"reassembly\":{\"tcp_stream_kb\":1024,\"tcp_memory_kb\":512},%s}",
              MINIMAL_RULES);
-    expect_error(doc,
-                 "config: reassembly: tcp_memory_kb (512) must be at least tcp_stream_kb (1024)",
-                 0);
+    expect_error(
+        doc, "config: reassembly: tcp_memory_kb (512) must be at least tcp_stream_kb (1024)", 0);
     snprintf(doc, sizeof(doc), "{\"reassembly\":{\"ip_timeout_ms\":5},%s}", MINIMAL_RULES);
     expect_error(doc, "config: reassembly.ip_timeout_ms: 5 is out of range (100..600000)", 0);
     snprintf(doc, sizeof(doc), "{\"reassembly\":{\"tcp_streams\":10,\"ip_memory_kb\":128},%s}",
