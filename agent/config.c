@@ -295,6 +295,46 @@ static int cfg_reassembly(cfg_ctx_t *ctx, json_object *v, config_t *cfg)
     return HA_OK;
 }
 
+/* ---- delivery ------------------------------------------------------- */
+
+static int cfg_delivery(cfg_ctx_t *ctx, json_object *v, config_t *cfg)
+{
+    static const char *const keys[] = {"mode",
+                                       "connect_timeout_ms",
+                                       "reconnect_min_ms",
+                                       "reconnect_max_ms",
+                                       "spool_dir",
+                                       "spool_mb",
+                                       NULL};
+    delivery_config_t *d = &cfg->delivery;
+    char *mode = NULL;
+    int rc = cfg_object(ctx, v, keys);
+    if (rc == HA_OK) rc = cfg_string(ctx, v, "mode", 0, 0, 16, &mode);
+    if (rc == HA_OK && mode) {
+        if (strcmp(mode, "all") == 0)
+            d->mode = DELIVERY_ALL;
+        else if (strcmp(mode, "failover") == 0)
+            d->mode = DELIVERY_FAILOVER;
+        else if (strcmp(mode, "hash") == 0)
+            d->mode = DELIVERY_HASH;
+        else {
+            cfg_push_key(ctx, "mode");
+            rc = cfg_fail(ctx, "\"%s\" is not one of all, failover, hash", mode);
+        }
+    }
+    free(mode);
+    if (rc == HA_OK)
+        rc = cfg_u32(ctx, v, "connect_timeout_ms", 100, 600000, &d->connect_timeout_ms);
+    if (rc == HA_OK) rc = cfg_u32(ctx, v, "reconnect_min_ms", 10, 600000, &d->reconnect_min_ms);
+    if (rc == HA_OK) rc = cfg_u32(ctx, v, "reconnect_max_ms", 10, 3600000, &d->reconnect_max_ms);
+    if (rc == HA_OK) rc = cfg_string(ctx, v, "spool_dir", 0, 0, 4096, &d->spool_dir);
+    if (rc == HA_OK) rc = cfg_u32(ctx, v, "spool_mb", 1, 1048576, &d->spool_mb);
+    if (rc == HA_OK && d->reconnect_min_ms > d->reconnect_max_ms)
+        rc = cfg_fail(ctx, "reconnect_min_ms (%u) is above reconnect_max_ms (%u)",
+                      d->reconnect_min_ms, d->reconnect_max_ms);
+    return rc;
+}
+
 /* ---- rules ---------------------------------------------------------- */
 
 static int cfg_rule_ports(cfg_ctx_t *ctx, json_object *arr, rule_t *rule)
@@ -475,6 +515,10 @@ static int cfg_rules(cfg_ctx_t *ctx, json_object *arr, config_t *cfg)
 int config_parse_collector_url(const char *url, collector_config_t *c, char *why, size_t whylen)
 {
     memset(c, 0, sizeof(*c));
+    c->compress_min_bytes = CONFIG_DEFAULT_COMPRESS_MIN;
+    c->queue_kb = CONFIG_DEFAULT_QUEUE_KB;
+    c->queue_packets = CONFIG_DEFAULT_QUEUE_PACKETS;
+    c->drop_oldest = 1;
     const char *rest;
     if (strncmp(url, "udp://", 6) == 0) {
         c->transport = COLLECTOR_UDP;
@@ -482,8 +526,11 @@ int config_parse_collector_url(const char *url, collector_config_t *c, char *why
     } else if (strncmp(url, "tcp://", 6) == 0) {
         c->transport = COLLECTOR_TCP;
         rest = url + 6;
+    } else if (strncmp(url, "tls://", 6) == 0) {
+        c->transport = COLLECTOR_TLS;
+        rest = url + 6;
     } else {
-        snprintf(why, whylen, "\"%s\" must start with udp:// or tcp://", url);
+        snprintf(why, whylen, "\"%s\" must start with udp://, tcp:// or tls://", url);
         return HA_EINVAL;
     }
     const char *host = rest, *host_end, *colon;
@@ -525,30 +572,104 @@ int config_parse_collector_url(const char *url, collector_config_t *c, char *why
     return (c->host && c->url) ? HA_OK : HA_ENOMEM;
 }
 
-static void cfg_collector_free(collector_config_t *c)
+void config_collector_free(collector_config_t *c)
 {
-    free(c->url);
-    free(c->host);
+    char **strings[] = {&c->url,       &c->host,     &c->ca_file,    &c->ca_dir,
+                        &c->cert_file, &c->key_file, &c->server_name};
+    for (size_t i = 0; i < HA_ARRAY_LEN(strings); i++) {
+        free(*strings[i]);
+        *strings[i] = NULL;
+    }
+}
+
+static int cfg_str_equal(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+int config_collector_equal(const collector_config_t *a, const collector_config_t *b)
+{
+    return cfg_str_equal(a->url, b->url) && a->compress == b->compress &&
+           a->compress_min_bytes == b->compress_min_bytes && a->queue_kb == b->queue_kb &&
+           a->queue_packets == b->queue_packets && a->drop_oldest == b->drop_oldest &&
+           a->spool == b->spool && a->insecure == b->insecure &&
+           cfg_str_equal(a->ca_file, b->ca_file) && cfg_str_equal(a->ca_dir, b->ca_dir) &&
+           cfg_str_equal(a->cert_file, b->cert_file) && cfg_str_equal(a->key_file, b->key_file) &&
+           cfg_str_equal(a->server_name, b->server_name);
+}
+
+int config_collector_copy(collector_config_t *dst, const collector_config_t *src)
+{
+    *dst = *src;
+    char **strings[] = {&dst->url,       &dst->host,     &dst->ca_file,    &dst->ca_dir,
+                        &dst->cert_file, &dst->key_file, &dst->server_name};
+    int rc = HA_OK;
+    for (size_t i = 0; i < HA_ARRAY_LEN(strings); i++)
+        if (*strings[i] && !(*strings[i] = strdup(*strings[i]))) rc = HA_ENOMEM;
+    if (rc != HA_OK) config_collector_free(dst);
+    return rc;
+}
+
+static int cfg_collector_tls(cfg_ctx_t *ctx, json_object *v, collector_config_t *c)
+{
+    static const char *const keys[] = {"ca_file",     "ca_dir",   "cert_file", "key_file",
+                                       "server_name", "insecure", NULL};
+    int rc = cfg_object(ctx, v, keys);
+    if (rc == HA_OK) rc = cfg_string(ctx, v, "ca_file", 0, 0, 4096, &c->ca_file);
+    if (rc == HA_OK) rc = cfg_string(ctx, v, "ca_dir", 0, 0, 4096, &c->ca_dir);
+    if (rc == HA_OK) rc = cfg_string(ctx, v, "cert_file", 0, 0, 4096, &c->cert_file);
+    if (rc == HA_OK) rc = cfg_string(ctx, v, "key_file", 0, 0, 4096, &c->key_file);
+    if (rc == HA_OK) rc = cfg_string(ctx, v, "server_name", 0, 0, 255, &c->server_name);
+    if (rc == HA_OK) rc = cfg_bool(ctx, v, "insecure", &c->insecure);
+    if (rc == HA_OK && c->key_file && !c->cert_file)
+        rc = cfg_fail(ctx, "\"key_file\" needs \"cert_file\"");
+    if (rc == HA_OK && c->insecure && (c->ca_file || c->ca_dir))
+        rc = cfg_fail(ctx, "\"insecure\" verifies nothing: leave out ca_file/ca_dir, or it");
+    return rc;
 }
 
 static int cfg_collector(cfg_ctx_t *ctx, json_object *v, collector_config_t *c)
 {
-    static const char *const keys[] = {"url", "compress", NULL};
-    char *url = NULL;
-    int compress = 0;
+    static const char *const keys[] = {"url",      "compress",      "compress_min_bytes",
+                                       "queue_kb", "queue_packets", "drop",
+                                       "spool",    "tls",           NULL};
+    char *url = NULL, *drop = NULL;
     int rc = cfg_object(ctx, v, keys);
     if (rc == HA_OK) rc = cfg_string(ctx, v, "url", 1, 0, 1024, &url);
-    if (rc == HA_OK) rc = cfg_bool(ctx, v, "compress", &compress);
-    if (rc == HA_OK) {
-        char why[200];
-        if (config_parse_collector_url(url, c, why, sizeof(why)) != HA_OK) {
-            size_t saved = cfg_push_key(ctx, "url");
-            (void)saved;
-            rc = cfg_fail(ctx, "%s", why);
-        }
-        c->compress = compress;
+    if (rc != HA_OK) {
+        free(url);
+        return rc;
+    }
+    char why[200];
+    if (config_parse_collector_url(url, c, why, sizeof(why)) != HA_OK) {
+        free(url);
+        cfg_push_key(ctx, "url");
+        return cfg_fail(ctx, "%s", why);
     }
     free(url);
+    rc = cfg_bool(ctx, v, "compress", &c->compress);
+    if (rc == HA_OK) rc = cfg_u32(ctx, v, "compress_min_bytes", 0, 65535, &c->compress_min_bytes);
+    if (rc == HA_OK) rc = cfg_u32(ctx, v, "queue_kb", 64, 4194304, &c->queue_kb);
+    if (rc == HA_OK) rc = cfg_u32(ctx, v, "queue_packets", 1, 100000000, &c->queue_packets);
+    if (rc == HA_OK) rc = cfg_bool(ctx, v, "spool", &c->spool);
+    if (rc == HA_OK) rc = cfg_string(ctx, v, "drop", 0, 0, 16, &drop);
+    if (rc == HA_OK && drop) {
+        if (strcmp(drop, "oldest") == 0 || strcmp(drop, "newest") == 0) {
+            c->drop_oldest = strcmp(drop, "oldest") == 0;
+        } else {
+            cfg_push_key(ctx, "drop");
+            rc = cfg_fail(ctx, "\"%s\" is not \"oldest\" or \"newest\"", drop);
+        }
+    }
+    free(drop);
+    json_object *tls;
+    if (rc == HA_OK && json_object_object_get_ex(v, "tls", &tls)) {
+        size_t saved = cfg_push_key(ctx, "tls");
+        if (c->transport != COLLECTOR_TLS)
+            return cfg_fail(ctx, "only for tls:// collectors (the url is %s)", c->url);
+        if ((rc = cfg_collector_tls(ctx, tls, c)) != HA_OK) return rc;
+        cfg_pop(ctx, saved);
+    }
     return rc;
 }
 
@@ -562,7 +683,7 @@ static int cfg_collectors(cfg_ctx_t *ctx, json_object *arr, config_t *cfg)
         collector_config_t *c = &cfg->collectors[cfg->collector_count];
         int rc = cfg_collector(ctx, json_object_array_get_idx(arr, i), c);
         if (rc != HA_OK) {
-            cfg_collector_free(c);
+            config_collector_free(c);
             return rc;
         }
         cfg->collector_count++;
@@ -581,8 +702,8 @@ static int cfg_collectors(cfg_ctx_t *ctx, json_object *arr, config_t *cfg)
 
 static int cfg_document(cfg_ctx_t *ctx, json_object *root, config_t *cfg)
 {
-    static const char *const keys[] = {"agent", "capture",    "decode", "reassembly",
-                                       "rules", "collectors", NULL};
+    static const char *const keys[] = {"agent", "capture",    "decode",   "reassembly",
+                                       "rules", "collectors", "delivery", NULL};
     int rc = cfg_object(ctx, root, keys);
     if (rc != HA_OK) return rc;
     json_object *v;
@@ -594,6 +715,11 @@ static int cfg_document(cfg_ctx_t *ctx, json_object *root, config_t *cfg)
     if (json_object_object_get_ex(root, "decode", &v)) {
         size_t saved = cfg_push_key(ctx, "decode");
         if ((rc = cfg_decode(ctx, v, cfg)) != HA_OK) return rc;
+        cfg_pop(ctx, saved);
+    }
+    if (json_object_object_get_ex(root, "delivery", &v)) {
+        size_t saved = cfg_push_key(ctx, "delivery");
+        if ((rc = cfg_delivery(ctx, v, cfg)) != HA_OK) return rc;
         cfg_pop(ctx, saved);
     }
     if (json_object_object_get_ex(root, "reassembly", &v)) {
@@ -616,6 +742,14 @@ static int cfg_document(cfg_ctx_t *ctx, json_object *root, config_t *cfg)
         if ((rc = lists[i].parse(ctx, arr, cfg)) != HA_OK) return rc;
         cfg_pop(ctx, saved);
     }
+    for (size_t i = 0; i < cfg->collector_count; i++) {
+        if (cfg->collectors[i].spool && !cfg->delivery.spool_dir) {
+            cfg_push_key(ctx, "collectors");
+            cfg_push_index(ctx, i);
+            cfg_push_key(ctx, "spool");
+            return cfg_fail(ctx, "needs delivery.spool_dir");
+        }
+    }
     return HA_OK;
 }
 
@@ -634,6 +768,12 @@ static config_t *cfg_new(const char *origin)
     cfg->tcp = (tcpstream_options_t){TCPSTREAM_DEFAULT_STREAMS, TCPSTREAM_DEFAULT_STREAM_KB * 1024,
                                      (size_t)TCPSTREAM_DEFAULT_MEMCAP_KB * 1024,
                                      TCPSTREAM_DEFAULT_TIMEOUT_MS};
+    cfg->delivery = (delivery_config_t){DELIVERY_ALL,
+                                        CONFIG_DEFAULT_CONNECT_TIMEOUT_MS,
+                                        CONFIG_DEFAULT_RECONNECT_MIN_MS,
+                                        CONFIG_DEFAULT_RECONNECT_MAX_MS,
+                                        NULL,
+                                        CONFIG_DEFAULT_SPOOL_MB};
     cfg->sctp = (sctp_options_t){SCTP_DEFAULT_ASSOCIATIONS, SCTP_DEFAULT_MESSAGE_KB * 1024,
                                  (size_t)SCTP_DEFAULT_MEMCAP_KB * 1024, SCTP_DEFAULT_TIMEOUT_MS};
     if (!cfg->origin) {
@@ -823,7 +963,7 @@ int config_apply_overrides(config_t *cfg, const config_overrides_t *ov, char *er
                 HA_OK) {
                 snprintf(err, errlen, "--collector: %s", why);
                 for (size_t k = 0; k <= i; k++)
-                    cfg_collector_free(&list[k]);
+                    config_collector_free(&list[k]);
                 free(list);
                 return HA_EINVAL;
             }
@@ -831,18 +971,26 @@ int config_apply_overrides(config_t *cfg, const config_overrides_t *ov, char *er
                 if (strcmp(list[k].url, list[i].url) == 0) {
                     snprintf(err, errlen, "--collector: \"%s\" given twice", list[i].url);
                     for (size_t j = 0; j <= i; j++)
-                        cfg_collector_free(&list[j]);
+                        config_collector_free(&list[j]);
                     free(list);
                     return HA_EINVAL;
                 }
             }
-            /* compression is a per-collector setting; keep it for the same URL */
-            for (size_t k = 0; k < cfg->collector_count; k++)
-                if (strcmp(cfg->collectors[k].url, list[i].url) == 0)
-                    list[i].compress = cfg->collectors[k].compress;
+            /* a collector the config also has keeps the config's settings */
+            for (size_t k = 0; k < cfg->collector_count; k++) {
+                if (strcmp(cfg->collectors[k].url, list[i].url) == 0) {
+                    config_collector_free(&list[i]);
+                    if (config_collector_copy(&list[i], &cfg->collectors[k]) != HA_OK) {
+                        for (size_t j = 0; j < i; j++)
+                            config_collector_free(&list[j]);
+                        free(list);
+                        return HA_ENOMEM;
+                    }
+                }
+            }
         }
         for (size_t k = 0; k < cfg->collector_count; k++)
-            cfg_collector_free(&cfg->collectors[k]);
+            config_collector_free(&cfg->collectors[k]);
         free(cfg->collectors);
         cfg->collectors = list;
         cfg->collector_count = n;
@@ -879,7 +1027,8 @@ void config_free(config_t *cfg)
     cfg_free_sources(cfg);
     rules_free(&cfg->rules);
     for (size_t i = 0; i < cfg->collector_count; i++)
-        cfg_collector_free(&cfg->collectors[i]);
+        config_collector_free(&cfg->collectors[i]);
     free(cfg->collectors);
+    free(cfg->delivery.spool_dir);
     free(cfg);
 }

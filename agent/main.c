@@ -390,6 +390,10 @@ static int check_config(const config_t *cfg)
             return EXIT_USAGE;
         }
     }
+    if (sender_check(cfg, err, sizeof(err)) != HA_OK) {
+        fprintf(stderr, "hepagent: config: %s\n", err);
+        return EXIT_USAGE;
+    }
     printf("hepagent: config OK (%s): %zu sources, %zu rules, %zu collectors\n", cfg->origin,
            cfg->source_count, cfg->rules.count, cfg->collector_count);
     return EXIT_OK;

@@ -1,33 +1,46 @@
-/* Collectors and their queues. Each collector owns a non-blocking socket
- * watched by a uv_poll handle: UDP datagrams leave in sendmmsg batches, TCP
- * bytes with writev, and what the kernel does not take stays queued. A TCP
- * packet cut by a broken connection is sent again whole on the next one. */
+/* Collectors, their queues and connections. Each collector owns a
+ * non-blocking socket watched by a uv_poll handle; what the kernel does not
+ * take stays queued. For TCP, bytes leave the queue only once the
+ * collector's TCP acknowledged them (the socket's unacknowledged count,
+ * SIOCOUTQ), so after a broken connection the unacknowledged packets go
+ * again, whole, in order. */
 #include "hepagent/sender.h"
 #include "hepagent/compress.h"
 #include "hepagent/log.h"
 #include "hepagent/queue.h"
+#include "hepagent/spool.h"
+#include "hepagent/tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define COLLECTOR_COUNTERS(X)                                                                      \
-    X(queued, "packets queued")                                                                    \
-    X(sent, "packets the kernel accepted")                                                         \
-    X(sent_bytes, "bytes the kernel accepted")                                                     \
-    X(dropped_queue_full, "packets dropped because the queue was full")                            \
-    X(dropped_shutdown, "packets still queued when the agent stopped")                             \
+    X(queued, "packets accepted for this collector")                                               \
+    X(sent, "packets delivered (UDP: accepted by the kernel; TCP: acknowledged)")                  \
+    X(sent_bytes, "bytes of those packets")                                                        \
+    X(dropped_queue_full, "packets dropped because the queue (and spool) was full")                \
+    X(dropped_shutdown, "packets still queued when the agent stopped, not spooled")                \
     X(dropped_removed, "packets queued when a reload removed the collector")                       \
     X(send_errors, "packets the kernel refused (dropped)")                                         \
     X(unreachable, "ICMP port unreachable reports (UDP)")                                          \
-    X(connects, "connections established (TCP)")                                                   \
-    X(disconnects, "connections lost or failed (TCP)")                                             \
+    X(connects, "connections established (TCP, TLS)")                                              \
+    X(disconnects, "connections lost or attempts failed (TCP, TLS)")                               \
+    X(tls_failures, "TLS handshakes that failed (certificate, protocol)")                          \
+    X(retransmitted, "packets sent again after a connection broke before acknowledging them")      \
+    X(spooled, "packets written to the spool")                                                     \
+    X(replayed, "packets read back from the spool")                                                \
+    X(spool_corrupt, "damaged spool records skipped")                                              \
+    X(spool_dropped, "packets dropped because the spool was full or failed")                       \
+    X(spooled_at_shutdown, "queued packets put in the spool at shutdown")                          \
     X(reply_bytes, "bytes the collector sent back (ignored)")
 
 typedef struct {
@@ -40,10 +53,10 @@ typedef enum {
     COLLECTOR_IDLE,       /* waiting for the backoff timer */
     COLLECTOR_RESOLVING,  /* getaddrinfo in flight */
     COLLECTOR_CONNECTING, /* TCP connect in flight */
+    COLLECTOR_HANDSHAKE,  /* TLS handshake in flight */
     COLLECTOR_UP,
+    COLLECTOR_DRAINING, /* the collector closed its side: wait for its ACKs, then close */
 } collector_state_t;
-
-typedef struct collector collector_t;
 
 /* One socket and its poll handle; freed in the close callback, so a new
  * connection never reuses a handle libuv still holds. */
@@ -52,6 +65,8 @@ typedef struct {
     int fd;
     int events;
 } collector_conn_t;
+
+typedef struct collector collector_t;
 
 struct collector {
     sender_t *sender;
@@ -63,8 +78,16 @@ struct collector {
     struct sockaddr_storage addr;
     socklen_t addr_len;
     queue_t queue;
-    size_t head_written; /* TCP: bytes of the front packet already written */
+    size_t written; /* stream: bytes from the queue's front handed to the kernel */
+    int blocked;    /* the last write would block: wait for POLLOUT */
+    int tls_want;   /* TLS_WANT_* of the last TLS call */
+    tls_ctx_t *tls_ctx;
+    tls_conn_t *tls;
+    spool_t *spool;
+    uint32_t url_hash; /* for hash mode: the collector's identity, not its position */
     uint32_t backoff_ms;
+    uint64_t last_progress_ms;
+    uint64_t last_unreachable_ms;
     int was_up; /* for logging state changes once, not every retry */
     int closing;
     int handles_open;
@@ -74,18 +97,27 @@ struct collector {
 struct sender {
     uv_loop_t *loop;
     stats_t *stats;
+    delivery_config_t delivery;
     collector_t **items;
     size_t count;
     uv_prepare_t flush;
+    uv_timer_t housekeeping;
     compressor_t compressor;
     uint8_t plain[HEP_MAX_PACKET];
     uint8_t packed[HEP_MAX_PACKET];
     uint8_t zbuf[HEP_MAX_PACKET];
     int dirty;
+    int closed_handles;
 };
 
 static void collector_connect(collector_t *col);
 static void collector_flush(collector_t *col);
+static void collector_update_events(collector_t *col);
+
+static int collector_stream(const collector_t *col)
+{
+    return col->cfg.transport != COLLECTOR_UDP;
+}
 
 /* ---- lifecycle helpers ------------------------------------------------ */
 
@@ -93,8 +125,8 @@ static void collector_free_if_closed(collector_t *col)
 {
     if (!col->closing || col->handles_open > 0 || col->resolve) return;
     queue_free(&col->queue);
-    free(col->cfg.url);
-    free(col->cfg.host);
+    tls_ctx_free(col->tls_ctx);
+    config_collector_free(&col->cfg);
     free(col);
 }
 
@@ -112,6 +144,8 @@ static void collector_conn_closed(uv_handle_t *h)
 
 static void collector_close_conn(collector_t *col)
 {
+    tls_conn_free(col->tls);
+    col->tls = NULL;
     collector_conn_t *conn = col->conn;
     if (!conn) return;
     col->conn = NULL;
@@ -120,8 +154,6 @@ static void collector_close_conn(collector_t *col)
     conn->poll.data = conn;
     uv_close((uv_handle_t *)&conn->poll, collector_conn_closed);
 }
-
-static void collector_set_events(collector_t *col, int events);
 
 static void collector_poll_cb(uv_poll_t *h, int status, int events);
 
@@ -139,10 +171,26 @@ static int collector_open_conn(collector_t *col, int fd)
     return HA_OK;
 }
 
-static void collector_set_events(collector_t *col, int events)
+static void collector_update_events(collector_t *col)
 {
     collector_conn_t *conn = col->conn;
-    if (!conn || conn->events == events) return;
+    if (!conn) return;
+    int events = 0;
+    switch (col->state) {
+    case COLLECTOR_CONNECTING:
+        events = UV_WRITABLE;
+        break;
+    case COLLECTOR_HANDSHAKE:
+        events = col->tls_want == TLS_WANT_READ ? UV_READABLE : UV_WRITABLE;
+        break;
+    case COLLECTOR_UP:
+        if (collector_stream(col)) events = UV_READABLE; /* to see the collector close */
+        if (col->blocked) events |= col->tls_want == TLS_WANT_READ ? UV_READABLE : UV_WRITABLE;
+        break;
+    default:
+        break;
+    }
+    if (conn->events == events) return;
     conn->events = events;
     if (events)
         uv_poll_start(&conn->poll, events, collector_poll_cb);
@@ -150,46 +198,79 @@ static void collector_set_events(collector_t *col, int events)
         uv_poll_stop(&conn->poll);
 }
 
-/* ---- connection management -------------------------------------------- */
+/* ---- delivered bytes -------------------------------------------------- */
 
-static void collector_retry_cb(uv_timer_t *t)
+/* Pops the packets the collector has: for TCP those its TCP acknowledged,
+ * for TLS those written (the record layer hides the mapping). */
+static void collector_reclaim(collector_t *col)
 {
-    collector_t *col = t->data;
-    if (col->state == COLLECTOR_CONNECTING) { /* connect timed out */
-        collector_close_conn(col);
-        col->state = COLLECTOR_IDLE;
-        col->st.disconnects++;
-        if (col->was_up || col->st.connects == 0)
-            log_warn("collector %s: connect timed out", col->cfg.url);
-        col->was_up = 0;
+    if (!collector_stream(col) || col->written == 0) return;
+    size_t unacked = 0;
+    if (col->cfg.transport == COLLECTOR_TCP && col->conn) {
+        int outq = 0;
+        if (ioctl(col->conn->fd, SIOCOUTQ, &outq) == 0 && outq > 0) unacked = (size_t)outq;
     }
-    if (col->state == COLLECTOR_IDLE) collector_connect(col);
+    size_t acked = col->written > unacked ? col->written - unacked : 0;
+    size_t len;
+    while (acked > 0 && queue_front(&col->queue, &len) && len <= acked) {
+        acked -= len;
+        col->written -= len;
+        col->st.sent++;
+        col->st.sent_bytes += len;
+        queue_pop(&col->queue);
+        col->last_progress_ms = uv_now(col->sender->loop);
+    }
 }
 
-/* Schedules the next attempt: exponential backoff with +-20% jitter so that
- * many agents do not reconnect to a restarted collector in lockstep. */
+/* Packets written but not known to have arrived go again on the next
+ * connection, from the first one's start. */
+static void collector_rewind(collector_t *col)
+{
+    if (col->written == 0) return;
+    struct iovec iov[SENDER_BATCH];
+    size_t n = queue_peek_packets(&col->queue, iov, SENDER_BATCH), covered = 0;
+    for (size_t i = 0; i < n && covered < col->written; i++) {
+        covered += iov[i].iov_len;
+        col->st.retransmitted++;
+    }
+    col->written = 0;
+}
+
+/* ---- connection management -------------------------------------------- */
+
+static void collector_retry_cb(uv_timer_t *t);
+
+/* Exponential backoff with +-20% jitter, so that many agents do not
+ * reconnect to a restarted collector in lockstep. */
 static void collector_schedule_retry(collector_t *col)
 {
-    uint32_t base = col->backoff_ms ? col->backoff_ms : SENDER_BACKOFF_MIN_MS;
+    const delivery_config_t *d = &col->sender->delivery;
+    uint32_t base = col->backoff_ms ? col->backoff_ms : d->reconnect_min_ms;
     uint32_t jitter = base / 5;
     uint32_t delay = base - jitter + (uint32_t)(random() % (2 * jitter + 1));
-    col->backoff_ms = HA_MIN(base * 2, (uint32_t)SENDER_BACKOFF_MAX_MS);
+    col->backoff_ms = HA_MIN(base * 2, d->reconnect_max_ms);
     col->state = COLLECTOR_IDLE;
     uv_timer_start(&col->timer, collector_retry_cb, delay, 0);
 }
 
-static void collector_fail(collector_t *col, const char *what, int err)
+static void collector_fail(collector_t *col, const char *what, const char *why)
 {
     if (col->was_up || col->st.disconnects == 0)
-        log_warn("collector %s: %s: %s (retrying)", col->cfg.url, what, strerror(err));
+        log_warn("collector %s: %s: %s (retrying)", col->cfg.url, what, why);
     else
-        log_debug("collector %s: %s: %s", col->cfg.url, what, strerror(err));
+        log_debug("collector %s: %s: %s", col->cfg.url, what, why);
     col->was_up = 0;
     col->st.disconnects++;
     collector_close_conn(col);
-    col->head_written = 0; /* the cut packet goes again, whole, on the next connection */
+    collector_rewind(col);
+    col->blocked = 0;
     uv_timer_stop(&col->timer);
     collector_schedule_retry(col);
+}
+
+static void collector_fail_errno(collector_t *col, const char *what, int err)
+{
+    collector_fail(col, what, strerror(err));
 }
 
 static void collector_up(collector_t *col)
@@ -197,48 +278,95 @@ static void collector_up(collector_t *col)
     uv_timer_stop(&col->timer);
     col->state = COLLECTOR_UP;
     col->backoff_ms = 0;
-    col->head_written = 0;
-    if (col->cfg.transport == COLLECTOR_TCP) {
+    col->written = 0;
+    col->blocked = 0;
+    col->last_progress_ms = uv_now(col->sender->loop);
+    if (collector_stream(col)) {
         col->st.connects++;
         log_info("collector %s: connected", col->cfg.url);
     }
     col->was_up = 1;
-    collector_set_events(col, col->cfg.transport == COLLECTOR_TCP ? UV_READABLE : 0);
+    collector_update_events(col);
     collector_flush(col);
+}
+
+static void collector_handshake(collector_t *col)
+{
+    char err[256];
+    int rc = tls_handshake(col->tls, &col->tls_want, err, sizeof(err));
+    if (rc == 1) {
+        collector_up(col);
+    } else if (rc == 0) {
+        collector_update_events(col);
+    } else {
+        col->st.tls_failures++;
+        collector_fail(col, "TLS", err);
+    }
+}
+
+static void collector_connected(collector_t *col)
+{
+    if (col->cfg.transport != COLLECTOR_TLS) {
+        collector_up(col);
+        return;
+    }
+    char err[256];
+    col->tls = tls_conn_new(col->tls_ctx, col->conn->fd, col->cfg.host, err, sizeof(err));
+    if (!col->tls) {
+        col->st.tls_failures++;
+        collector_fail(col, "TLS", err);
+        return;
+    }
+    col->state = COLLECTOR_HANDSHAKE;
+    collector_handshake(col);
+}
+
+static void collector_retry_cb(uv_timer_t *t)
+{
+    collector_t *col = t->data;
+    if (col->state == COLLECTOR_CONNECTING || col->state == COLLECTOR_HANDSHAKE) {
+        collector_fail(col, "connect", "timed out");
+        return;
+    }
+    if (col->state == COLLECTOR_DRAINING) { /* what is still unacknowledged goes again */
+        collector_fail(col, "connection", "closed by the collector");
+        return;
+    }
+    if (col->state == COLLECTOR_IDLE) collector_connect(col);
 }
 
 static void collector_connect(collector_t *col)
 {
-    int tcp = col->cfg.transport == COLLECTOR_TCP;
+    int stream = collector_stream(col);
     int fd = socket(col->addr.ss_family,
-                    (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                    (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        collector_fail(col, "socket", errno);
+        collector_fail_errno(col, "socket", errno);
         return;
     }
-    if (tcp) {
+    if (stream) {
         int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* we batch ourselves */
     } else {
         int size = 4 << 20; /* room for bursts; the kernel caps it at wmem_max */
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
     }
     if (collector_open_conn(col, fd) != HA_OK) {
         close(fd);
-        collector_fail(col, "poll", ENOMEM);
+        collector_fail(col, "poll", "out of memory");
         return;
     }
     if (connect(fd, (struct sockaddr *)&col->addr, col->addr_len) == 0) {
-        collector_up(col);
+        collector_connected(col);
         return;
     }
     if (errno != EINPROGRESS) {
-        collector_fail(col, "connect", errno);
+        collector_fail_errno(col, "connect", errno);
         return;
     }
     col->state = COLLECTOR_CONNECTING;
-    collector_set_events(col, UV_WRITABLE);
-    uv_timer_start(&col->timer, collector_retry_cb, SENDER_CONNECT_TIMEOUT_MS, 0);
+    collector_update_events(col);
+    uv_timer_start(&col->timer, collector_retry_cb, col->sender->delivery.connect_timeout_ms, 0);
 }
 
 static void collector_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
@@ -252,13 +380,10 @@ static void collector_resolved(uv_getaddrinfo_t *req, int status, struct addrinf
         return;
     }
     if (status != 0 || !res) {
-        if (col->was_up || col->st.disconnects == 0)
-            log_warn("collector %s: cannot resolve %s: %s (retrying)", col->cfg.url, col->cfg.host,
-                     uv_strerror(status));
-        col->st.disconnects++;
-        col->was_up = 0;
         uv_freeaddrinfo(res);
-        collector_schedule_retry(col);
+        char why[128];
+        snprintf(why, sizeof(why), "cannot resolve %s: %s", col->cfg.host, uv_strerror(status));
+        collector_fail(col, "resolve", why);
         return;
     }
     memcpy(&col->addr, res->ai_addr, res->ai_addrlen);
@@ -296,13 +421,11 @@ static void collector_start(collector_t *col)
     char port[8];
     snprintf(port, sizeof(port), "%u", (unsigned)col->cfg.port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype =
-                                 col->cfg.transport == COLLECTOR_TCP ? SOCK_STREAM : SOCK_DGRAM};
+                             .ai_socktype = collector_stream(col) ? SOCK_STREAM : SOCK_DGRAM};
     col->state = COLLECTOR_RESOLVING;
     col->resolve = req;
-    int rc =
-        uv_getaddrinfo(col->sender->loop, req, collector_resolved, col->cfg.host, port, &hints);
-    if (rc != 0) {
+    if (uv_getaddrinfo(col->sender->loop, req, collector_resolved, col->cfg.host, port, &hints) !=
+        0) {
         free(req);
         col->resolve = NULL;
         collector_schedule_retry(col);
@@ -316,6 +439,7 @@ static void collector_flush_udp(collector_t *col)
     struct iovec iov[SENDER_BATCH];
     struct mmsghdr msgs[SENDER_BATCH];
     int refused_retries = 0;
+    uint64_t now = uv_now(col->sender->loop);
     while (col->queue.count > 0) {
         size_t n = queue_peek_packets(&col->queue, iov, SENDER_BATCH);
         memset(msgs, 0, sizeof(struct mmsghdr) * n);
@@ -330,77 +454,91 @@ static void collector_flush_udp(collector_t *col)
                 col->st.sent_bytes += iov[i].iov_len;
                 queue_pop(&col->queue);
             }
+            col->last_progress_ms = now;
             continue;
         }
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-            collector_set_events(col, UV_WRITABLE);
+            col->blocked = 1;
             return;
         }
         if (errno == ECONNREFUSED && refused_retries++ < 4) {
-            /* A previous datagram drew an ICMP port unreachable; reading the
-             * error clears it and the batch can go. */
+            /* an earlier datagram drew an ICMP port unreachable; reading the
+             * error clears it and this batch can go */
             if (col->st.unreachable++ == 0 || col->was_up)
                 log_warn("collector %s: port unreachable (is the collector running?)",
                          col->cfg.url);
             col->was_up = 0;
+            col->last_unreachable_ms = now;
             continue;
         }
         col->st.send_errors++;
         queue_pop(&col->queue);
     }
     col->was_up = 1;
-    collector_set_events(col, 0);
 }
 
-static void collector_flush_tcp(collector_t *col)
+static void collector_flush_stream(collector_t *col)
 {
     struct iovec iov[2];
+    char err[256];
     for (;;) {
-        size_t n = queue_peek_bytes(&col->queue, col->head_written, iov);
+        size_t n = queue_peek_bytes(&col->queue, col->written, iov);
         if (n == 0) break;
-        ssize_t r = writev(col->conn->fd, iov, (int)n);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                collector_set_events(col, UV_READABLE | UV_WRITABLE);
-                return;
-            }
-            collector_fail(col, "write", errno);
-            return;
-        }
-        size_t written = (size_t)r;
-        while (written > 0) {
-            size_t len;
-            queue_front(&col->queue, &len);
-            size_t rest = len - col->head_written;
-            if (written < rest) {
-                col->head_written += written;
+        ssize_t r;
+        if (col->tls) {
+            r = tls_write(col->tls, iov[0].iov_base, iov[0].iov_len, &col->tls_want, err,
+                          sizeof(err));
+            if (r == 0) {
+                col->blocked = 1;
                 break;
             }
-            written -= rest;
-            col->head_written = 0;
-            col->st.sent++;
-            col->st.sent_bytes += len;
-            queue_pop(&col->queue);
+            if (r < 0) {
+                collector_fail(col, "write", err);
+                return;
+            }
+        } else {
+            r = writev(col->conn->fd, iov, (int)n);
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    col->tls_want = 0;
+                    col->blocked = 1;
+                    break;
+                }
+                collector_fail_errno(col, "write", errno);
+                return;
+            }
         }
+        col->written += (size_t)r;
     }
-    collector_set_events(col, UV_READABLE);
+    collector_reclaim(col);
 }
 
 static void collector_flush(collector_t *col)
 {
-    if (col->state != COLLECTOR_UP || !col->conn || col->queue.count == 0) return;
+    if (col->state != COLLECTOR_UP || !col->conn || col->blocked) return;
     if (col->cfg.transport == COLLECTOR_UDP)
         collector_flush_udp(col);
     else
-        collector_flush_tcp(col);
+        collector_flush_stream(col);
+    if (col->state == COLLECTOR_UP) collector_update_events(col);
 }
 
-/* Collectors never have anything to say in HEP; what they send is read and
- * dropped so that their replies cannot fill our receive buffer. */
+/* Collectors have nothing to say in HEP; what they send is read and dropped
+ * so their replies cannot fill our receive buffer. */
 static void collector_read(collector_t *col)
 {
+    char err[256];
+    if (col->tls) {
+        int want = 0;
+        ssize_t r = tls_read_discard(col->tls, &want, err, sizeof(err));
+        if (r < 0)
+            collector_fail(col, "read", err);
+        else
+            col->st.reply_bytes += (uint64_t)r;
+        return;
+    }
     uint8_t scratch[4096];
     for (;;) {
         ssize_t r = recv(col->conn->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
@@ -409,11 +547,22 @@ static void collector_read(collector_t *col)
             continue;
         }
         if (r == 0) {
-            collector_fail(col, "connection closed by collector", ECONNRESET);
+            /* The collector closed its side. What it acknowledged arrived;
+             * what is in flight may still be acknowledged: stop writing and
+             * wait for that (housekeeping), so nothing is sent twice. */
+            collector_reclaim(col);
+            if (col->written == 0) {
+                collector_fail(col, "connection", "closed by the collector");
+            } else {
+                col->state = COLLECTOR_DRAINING;
+                col->blocked = 0;
+                collector_update_events(col);
+                uv_timer_start(&col->timer, collector_retry_cb, 2000, 0);
+            }
             return;
         }
         if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) collector_fail(col, "read", errno);
+        if (errno != EAGAIN && errno != EWOULDBLOCK) collector_fail_errno(col, "read", errno);
         return;
     }
 }
@@ -421,29 +570,191 @@ static void collector_read(collector_t *col)
 static void collector_poll_cb(uv_poll_t *h, int status, int events)
 {
     collector_t *col = h->data;
-    if (status < 0) {
-        collector_fail(col, "poll", -status);
+    if (status < 0 && col->state != COLLECTOR_CONNECTING) {
+        collector_fail(col, "poll", uv_strerror(status));
         return;
     }
-    if (col->state == COLLECTOR_CONNECTING) {
+    if (col->state == COLLECTOR_CONNECTING) { /* the socket's error says how it went */
         int err = 0;
         socklen_t len = sizeof(err);
         getsockopt(col->conn->fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err)
-            collector_fail(col, "connect", err);
+            collector_fail_errno(col, "connect", err);
         else
-            collector_up(col);
+            collector_connected(col);
         return;
     }
-    if ((events & UV_READABLE) && col->cfg.transport == COLLECTOR_TCP) {
+    if (col->state == COLLECTOR_HANDSHAKE) {
+        collector_handshake(col);
+        return;
+    }
+    if (col->state != COLLECTOR_UP) return;
+    int was_blocked = col->blocked;
+    if (was_blocked && (events & (col->tls_want == TLS_WANT_READ ? UV_READABLE : UV_WRITABLE))) {
+        col->blocked = 0;
+        collector_flush(col);
+        if (col->state != COLLECTOR_UP) return;
+    }
+    if ((events & UV_READABLE) && collector_stream(col) &&
+        !(was_blocked && col->tls_want == TLS_WANT_READ)) {
         collector_read(col);
         if (col->state != COLLECTOR_UP) return;
     }
-    if (events & UV_WRITABLE) {
-        collector_set_events(col, col->cfg.transport == COLLECTOR_TCP ? UV_READABLE : 0);
-        collector_flush(col);
-    }
+    collector_update_events(col);
 }
+
+/* ---- queueing and the spool ------------------------------------------- */
+
+/* Pops the oldest packet to make room; 0 when the front has been written
+ * (its fate is the collector's TCP's now: it is neither dropped nor
+ * delivered until acknowledged, and half of one cannot be taken back). */
+static int collector_drop_front(collector_t *col)
+{
+    size_t len;
+    if (col->written > 0 || !queue_front(&col->queue, &len)) return 0;
+    col->st.dropped_queue_full++;
+    queue_pop(&col->queue);
+    return 1;
+}
+
+static void collector_enqueue(collector_t *col, const uint8_t *pkt, size_t len)
+{
+    col->st.queued++;
+    /* once packets wait in the spool, new ones queue behind them */
+    if (col->spool && !spool_empty(col->spool)) {
+        if (spool_append(col->spool, pkt, len, col->cfg.drop_oldest) == HA_OK)
+            col->st.spooled++;
+        else
+            col->st.spool_dropped++;
+        return;
+    }
+    if (queue_fits(&col->queue, len)) {
+        queue_push(&col->queue, pkt, len);
+        return;
+    }
+    if (col->spool) {
+        if (spool_append(col->spool, pkt, len, col->cfg.drop_oldest) == HA_OK)
+            col->st.spooled++;
+        else
+            col->st.spool_dropped++;
+        return;
+    }
+    if (col->cfg.drop_oldest)
+        while (!queue_fits(&col->queue, len) && collector_drop_front(col)) {
+        }
+    if (queue_push(&col->queue, pkt, len) != HA_OK) col->st.dropped_queue_full++;
+}
+
+/* Moves spooled packets back into a connected collector's queue while it
+ * has room, oldest first. */
+static void collector_replay(collector_t *col)
+{
+    if (!col->spool || col->state != COLLECTOR_UP) return;
+    uint8_t *buf = col->sender->zbuf; /* free between submits */
+    size_t len;
+    while (col->queue.bytes < col->queue.cap / 2 && col->queue.count < col->queue.max_count / 2 &&
+           !spool_empty(col->spool)) {
+        if (!spool_read(col->spool, buf, HEP_MAX_PACKET, &len)) break;
+        if (queue_push(&col->queue, buf, len) != HA_OK) break; /* cannot happen below half */
+        col->st.replayed++;
+    }
+    col->st.spool_corrupt = spool_stats(col->spool)->corrupt;
+}
+
+static uint32_t sender_hash(const uint8_t *p, size_t n, uint32_t h)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    h ^= h >> 15;
+    h *= 0x2c1b3c6du;
+    h ^= h >> 12;
+    return h;
+}
+
+static int collector_healthy(const collector_t *col, uint64_t now)
+{
+    if (col->state != COLLECTOR_UP) return 0;
+    if (col->last_unreachable_ms && now - col->last_unreachable_ms < 2000) return 0;
+    if (col->queue.count > 0 && now - col->last_progress_ms > SENDER_STALL_MS) return 0;
+    return 1;
+}
+
+/* The one collector a message goes to in failover and hash modes. */
+static collector_t *sender_pick(sender_t *s, const hep_msg_t *msg)
+{
+    uint64_t now = uv_now(s->loop);
+    if (s->delivery.mode == DELIVERY_FAILOVER) {
+        for (size_t i = 0; i < s->count; i++)
+            if (collector_healthy(s->items[i], now)) return s->items[i];
+        return s->items[0]; /* none healthy: the first one queues */
+    }
+    /* hash: rendezvous hashing over the healthy collectors, so a collector
+     * going down moves only its own calls, which return when it does */
+    collector_t *best = NULL, *best_any = NULL;
+    uint32_t best_score = 0, best_any_score = 0;
+    for (size_t i = 0; i < s->count; i++) {
+        collector_t *col = s->items[i];
+        uint32_t score =
+            sender_hash(msg->correlation_id.ptr, msg->correlation_id.len, col->url_hash);
+        if (!best_any || score > best_any_score) {
+            best_any = col;
+            best_any_score = score;
+        }
+        if (collector_healthy(col, now) && (!best || score > best_score)) {
+            best = col;
+            best_score = score;
+        }
+    }
+    return best ? best : best_any;
+}
+
+static int sender_encode(sender_t *s, const hep_msg_t *msg, const collector_t *col,
+                         const uint8_t **pkt, int *plain_len, int *packed_len)
+{
+    int compress = col->cfg.compress && msg->payload.len >= col->cfg.compress_min_bytes;
+    if (!compress) {
+        if (*plain_len < 0) *plain_len = hep_encode(msg, s->plain, sizeof(s->plain), HEP_MAX_UDP);
+        *pkt = s->plain;
+        return *plain_len;
+    }
+    if (*packed_len < 0) {
+        int z = compressor_run(&s->compressor, msg->payload.ptr, msg->payload.len, s->zbuf,
+                               sizeof(s->zbuf));
+        hep_msg_t packed = *msg;
+        if (z > 0) {
+            packed.payload = (ha_bytes_t){s->zbuf, (size_t)z};
+            packed.payload_compressed = 1;
+        }
+        *packed_len = hep_encode(&packed, s->packed, sizeof(s->packed), HEP_MAX_UDP);
+    }
+    *pkt = s->packed;
+    return *packed_len;
+}
+
+int sender_submit(sender_t *s, const hep_msg_t *msg)
+{
+    if (s->count == 0) return HA_OK;
+    int plain_len = -1, packed_len = -1, sent_any = 0;
+    collector_t *only = s->delivery.mode == DELIVERY_ALL ? NULL : sender_pick(s, msg);
+    for (size_t i = 0; i < s->count; i++) {
+        collector_t *col = s->items[i];
+        if (only && col != only) continue;
+        const uint8_t *pkt;
+        int len = sender_encode(s, msg, col, &pkt, &plain_len, &packed_len);
+        if (len < 0) continue; /* too big even compressed, for this collector */
+        collector_enqueue(col, pkt, (size_t)len);
+        sent_any = 1;
+    }
+    if (!sent_any) {
+        s->stats->hep_too_big++;
+        return HA_ETOOBIG;
+    }
+    s->stats->hep_packets++;
+    s->dirty = 1;
+    return HA_OK;
+}
+
+/* ---- loop hooks ------------------------------------------------------- */
 
 static void sender_flush_cb(uv_prepare_t *h)
 {
@@ -452,84 +763,106 @@ static void sender_flush_cb(uv_prepare_t *h)
     s->dirty = 0;
     for (size_t i = 0; i < s->count; i++) {
         collector_t *col = s->items[i];
-        /* a collector waiting for POLLOUT is flushed by its poll callback */
-        if (col->conn && (col->conn->events & UV_WRITABLE)) continue;
         collector_flush(col);
+        if (col->spool) spool_sync(col->spool);
     }
 }
 
-/* ---- queueing --------------------------------------------------------- */
-
-static void collector_enqueue(collector_t *col, const uint8_t *pkt, size_t len)
+static void sender_housekeeping_cb(uv_timer_t *t)
 {
-    /* Drop the oldest to make room: fresh messages matter more to someone
-     * debugging a live problem. A TCP packet already half written cannot be
-     * dropped without corrupting the stream, so then the new one goes. */
-    while (!queue_fits(&col->queue, len) && col->queue.count > 0 && col->head_written == 0) {
-        queue_pop(&col->queue);
-        col->st.dropped_queue_full++;
-    }
-    if (queue_push(&col->queue, pkt, len) != HA_OK) {
-        col->st.dropped_queue_full++;
-        return;
-    }
-    col->st.queued++;
-}
-
-int sender_submit(sender_t *s, const hep_msg_t *msg)
-{
-    int plain_len = -1, packed_len = -1;
+    sender_t *s = t->data;
     for (size_t i = 0; i < s->count; i++) {
         collector_t *col = s->items[i];
-        if (col->cfg.compress) {
-            if (packed_len < 0) {
-                int z = compressor_run(&s->compressor, msg->payload.ptr, msg->payload.len, s->zbuf,
-                                       sizeof(s->zbuf));
-                hep_msg_t packed = *msg;
-                if (z > 0) {
-                    packed.payload = (ha_bytes_t){s->zbuf, (size_t)z};
-                    packed.payload_compressed = 1;
-                }
-                packed_len = hep_encode(&packed, s->packed, sizeof(s->packed), HEP_MAX_UDP);
-                if (packed_len < 0) {
-                    s->stats->hep_too_big++;
-                    return HA_ETOOBIG;
-                }
-            }
-            collector_enqueue(col, s->packed, (size_t)packed_len);
-        } else {
-            if (plain_len < 0) {
-                plain_len = hep_encode(msg, s->plain, sizeof(s->plain), HEP_MAX_UDP);
-                if (plain_len < 0) {
-                    s->stats->hep_too_big++;
-                    return HA_ETOOBIG;
-                }
-            }
-            collector_enqueue(col, s->plain, (size_t)plain_len);
+        if (col->state == COLLECTOR_DRAINING) {
+            collector_reclaim(col);
+            if (col->written == 0) collector_fail(col, "connection", "closed by the collector");
+            continue;
         }
+        if (col->state != COLLECTOR_UP) continue;
+        collector_reclaim(col);
+        collector_replay(col);
+        collector_flush(col);
+        if (col->spool) spool_sync(col->spool);
     }
-    s->stats->hep_packets++;
-    s->dirty = 1;
-    return HA_OK;
 }
 
 /* ---- construction ----------------------------------------------------- */
 
-static collector_t *collector_new(sender_t *s, const collector_config_t *cfg)
+static int collector_setup_files(const collector_config_t *cfg, const delivery_config_t *d,
+                                 tls_ctx_t **tls, spool_t **spool, char *err, size_t errlen)
+{
+    *tls = NULL;
+    *spool = NULL;
+    char why[256];
+    if (cfg->transport == COLLECTOR_TLS) {
+        tls_options_t o = {cfg->ca_file,  cfg->ca_dir,      cfg->cert_file,
+                           cfg->key_file, cfg->server_name, cfg->insecure};
+        *tls = tls_ctx_new(&o, why, sizeof(why));
+        if (!*tls) {
+            snprintf(err, errlen, "collector %s: %s", cfg->url, why);
+            return HA_EINVAL;
+        }
+    }
+    if (cfg->spool && d->spool_dir) {
+        /* one directory per collector, named after its URL */
+        char dir[4096], name[256];
+        size_t k = 0;
+        for (const char *p = cfg->url; *p && k + 1 < sizeof(name); p++)
+            name[k++] = (char)((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '_');
+        name[k] = '\0';
+        snprintf(dir, sizeof(dir), "%s/%s", d->spool_dir, name);
+        *spool = spool_open(dir, (uint64_t)d->spool_mb << 20, why, sizeof(why));
+        if (!*spool) {
+            tls_ctx_free(*tls);
+            *tls = NULL;
+            snprintf(err, errlen, "collector %s: %s", cfg->url, why);
+            return HA_EINVAL;
+        }
+    }
+    return HA_OK;
+}
+
+int sender_check(const config_t *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->collector_count; i++) {
+        tls_ctx_t *tls;
+        spool_t *spool;
+        int rc =
+            collector_setup_files(&cfg->collectors[i], &cfg->delivery, &tls, &spool, err, errlen);
+        if (rc != HA_OK) return rc;
+        tls_ctx_free(tls);
+        spool_close(spool);
+    }
+    return HA_OK;
+}
+
+static collector_t *collector_new(sender_t *s, const collector_config_t *cfg, char *err,
+                                  size_t errlen)
 {
     collector_t *col = calloc(1, sizeof(*col));
-    if (!col) return NULL;
+    if (!col) {
+        snprintf(err, errlen, "collector %s: out of memory", cfg->url);
+        return NULL;
+    }
     col->sender = s;
-    col->cfg = *cfg;
-    col->cfg.url = strdup(cfg->url);
-    col->cfg.host = strdup(cfg->host);
-    if (!col->cfg.url || !col->cfg.host ||
-        queue_init(&col->queue, SENDER_QUEUE_BYTES, SENDER_QUEUE_PACKETS) != HA_OK) {
-        free(col->cfg.url);
-        free(col->cfg.host);
+    if (config_collector_copy(&col->cfg, cfg) != HA_OK ||
+        queue_init(&col->queue, (size_t)cfg->queue_kb * 1024, cfg->queue_packets) != HA_OK) {
+        snprintf(err, errlen, "collector %s: out of memory", cfg->url);
+        config_collector_free(&col->cfg);
         free(col);
         return NULL;
     }
+    if (collector_setup_files(cfg, &s->delivery, &col->tls_ctx, &col->spool, err, errlen) !=
+        HA_OK) {
+        queue_free(&col->queue);
+        config_collector_free(&col->cfg);
+        free(col);
+        return NULL;
+    }
+    if (col->spool && !spool_empty(col->spool))
+        log_info("collector %s: %" PRIu64 " bytes spooled by an earlier run will be replayed",
+                 cfg->url, spool_bytes(col->spool));
+    col->url_hash = sender_hash((const uint8_t *)cfg->url, strlen(cfg->url), 2166136261u);
     uv_timer_init(s->loop, &col->timer);
     col->timer.data = col;
     col->handles_open = 1;
@@ -541,54 +874,58 @@ static void collector_close(collector_t *col)
 {
     col->closing = 1;
     collector_close_conn(col);
+    spool_close(col->spool);
+    col->spool = NULL;
     uv_timer_stop(&col->timer);
     uv_close((uv_handle_t *)&col->timer, collector_handle_closed);
     if (col->resolve) uv_cancel((uv_req_t *)col->resolve);
 }
 
-static int collector_same(const collector_config_t *a, const collector_config_t *b)
-{
-    return strcmp(a->url, b->url) == 0 && a->compress == b->compress;
-}
-
-static collector_t *sender_find(const sender_t *s, const collector_config_t *cfg)
+/* Index of the running collector with exactly these settings, or SIZE_MAX. */
+static size_t sender_find(const sender_t *s, const collector_config_t *cfg)
 {
     for (size_t k = 0; k < s->count; k++)
-        if (s->items[k] && collector_same(&s->items[k]->cfg, cfg)) return s->items[k];
-    return NULL;
+        if (s->items[k] && config_collector_equal(&s->items[k]->cfg, cfg)) return k;
+    return SIZE_MAX;
 }
 
 int sender_reconfigure(sender_t *s, const config_t *cfg, char *err, size_t errlen)
 {
     size_t n = cfg->collector_count;
     collector_t **items = calloc(n ? n : 1, sizeof(*items));
-    if (!items) {
+    size_t *from = calloc(n ? n : 1, sizeof(*from));
+    if (!items || !from) {
+        free(items);
+        free(from);
         snprintf(err, errlen, "out of memory");
         return HA_ENOMEM;
     }
-    /* first create what is new, so a failure leaves the running set alone */
+    /* keep the unchanged ones: their queue, spool and connection survive */
     for (size_t i = 0; i < n; i++) {
-        if (sender_find(s, &cfg->collectors[i])) continue;
-        items[i] = collector_new(s, &cfg->collectors[i]);
-        if (!items[i]) {
-            snprintf(err, errlen, "collector %s: out of memory", cfg->collectors[i].url);
-            for (size_t k = 0; k < i; k++)
-                if (items[k]) collector_close(items[k]);
-            free(items);
-            return HA_ENOMEM;
+        from[i] = sender_find(s, &cfg->collectors[i]);
+        if (from[i] != SIZE_MAX) {
+            items[i] = s->items[from[i]];
+            s->items[from[i]] = NULL;
         }
     }
-    /* then keep the unchanged ones: their queue and connection survive */
+    delivery_config_t old_delivery = s->delivery;
+    s->delivery = cfg->delivery;
     for (size_t i = 0; i < n; i++) {
-        if (items[i]) continue;
-        for (size_t k = 0; k < s->count; k++) {
-            if (s->items[k] && collector_same(&s->items[k]->cfg, &cfg->collectors[i])) {
-                items[i] = s->items[k];
-                s->items[k] = NULL;
-                break;
-            }
+        if (items[i] || (items[i] = collector_new(s, &cfg->collectors[i], err, errlen))) continue;
+        /* undo: the kept ones go back, the new ones close */
+        for (size_t k = 0; k < n; k++) {
+            if (!items[k]) continue;
+            if (from[k] != SIZE_MAX)
+                s->items[from[k]] = items[k];
+            else
+                collector_close(items[k]);
         }
+        s->delivery = old_delivery;
+        free(items);
+        free(from);
+        return HA_EINVAL;
     }
+    free(from);
     for (size_t k = 0; k < s->count; k++) {
         collector_t *gone = s->items[k];
         if (!gone) continue;
@@ -614,9 +951,14 @@ int sender_create(uv_loop_t *loop, const config_t *cfg, stats_t *stats, sender_t
     }
     s->loop = loop;
     s->stats = stats;
+    s->delivery = cfg->delivery;
     uv_prepare_init(loop, &s->flush);
     s->flush.data = s;
     uv_prepare_start(&s->flush, sender_flush_cb);
+    uv_timer_init(loop, &s->housekeeping);
+    s->housekeeping.data = s;
+    uv_timer_start(&s->housekeeping, sender_housekeeping_cb, SENDER_HOUSEKEEPING_MS,
+                   SENDER_HOUSEKEEPING_MS);
     int rc = sender_reconfigure(s, cfg, err, errlen);
     if (rc != HA_OK) {
         sender_destroy(s);
@@ -629,16 +971,23 @@ int sender_create(uv_loop_t *loop, const config_t *cfg, stats_t *stats, sender_t
 size_t sender_pending(const sender_t *s)
 {
     size_t n = 0;
-    for (size_t i = 0; i < s->count; i++)
-        n += s->items[i]->queue.count;
+    for (size_t i = 0; i < s->count; i++) {
+        const collector_t *col = s->items[i];
+        n += col->queue.count;
+        /* spooled packets count while they can still go now */
+        if (col->spool && !spool_empty(col->spool) && col->state == COLLECTOR_UP) n++;
+        if (col->state == COLLECTOR_DRAINING) n++;
+    }
     return n;
 }
 
 int sender_backlogged(const sender_t *s)
 {
+    uint64_t now = uv_now(s->loop);
     for (size_t i = 0; i < s->count; i++) {
         const collector_t *col = s->items[i];
-        if (col->state == COLLECTOR_UP &&
+        /* a collector that takes nothing does not hold the files back */
+        if (collector_healthy(col, now) &&
             (col->queue.bytes > col->queue.cap / 2 || col->queue.count > col->queue.max_count / 2))
             return 1;
     }
@@ -647,20 +996,45 @@ int sender_backlogged(const sender_t *s)
 
 uint64_t sender_abandon(sender_t *s)
 {
-    uint64_t n = 0;
+    uint64_t dropped = 0;
     for (size_t i = 0; i < s->count; i++) {
         collector_t *col = s->items[i];
+        collector_reclaim(col);
+        if (col->spool && col->queue.count) {
+            /* the queue is older than the spool: it goes in front */
+            size_t n = col->queue.count;
+            const uint8_t **pkts = calloc(n, sizeof(*pkts));
+            size_t *lens = calloc(n, sizeof(*lens));
+            struct iovec *iov = calloc(n, sizeof(*iov));
+            if (pkts && lens && iov) {
+                n = queue_peek_packets(&col->queue, iov, n);
+                for (size_t k = 0; k < n; k++) {
+                    pkts[k] = iov[k].iov_base;
+                    lens[k] = iov[k].iov_len;
+                }
+                if (spool_prepend(col->spool, pkts, lens, n) == HA_OK) {
+                    col->st.spooled_at_shutdown += n;
+                    while (col->queue.count)
+                        queue_pop(&col->queue);
+                }
+            }
+            free(pkts);
+            free(lens);
+            free(iov);
+        }
         col->st.dropped_shutdown += col->queue.count;
-        n += col->queue.count;
+        dropped += col->queue.count;
         while (col->queue.count)
             queue_pop(&col->queue);
+        col->written = 0;
     }
-    return n;
+    return dropped;
 }
 
-static void sender_prepare_closed(uv_handle_t *h)
+static void sender_handle_closed(uv_handle_t *h)
 {
-    free(h->data);
+    sender_t *s = h->data;
+    if (++s->closed_handles == 2) free(s);
 }
 
 void sender_destroy(sender_t *s)
@@ -669,10 +1043,13 @@ void sender_destroy(sender_t *s)
     for (size_t i = 0; i < s->count; i++)
         if (s->items[i]) collector_close(s->items[i]);
     free(s->items);
+    s->items = NULL;
+    s->count = 0;
     compressor_free(&s->compressor);
     uv_prepare_stop(&s->flush);
-    s->flush.data = s;
-    uv_close((uv_handle_t *)&s->flush, sender_prepare_closed);
+    uv_timer_stop(&s->housekeeping);
+    uv_close((uv_handle_t *)&s->flush, sender_handle_closed);
+    uv_close((uv_handle_t *)&s->housekeeping, sender_handle_closed);
 }
 
 void sender_print_stats(const sender_t *s, FILE *out, const char *prefix)
@@ -684,5 +1061,8 @@ void sender_print_stats(const sender_t *s, FILE *out, const char *prefix)
         COLLECTOR_COUNTERS(COLLECTOR_PRINT)
 #undef COLLECTOR_PRINT
         fprintf(out, "%scollector[%s].queue_packets %zu\n", prefix, col->cfg.url, col->queue.count);
+        if (col->spool)
+            fprintf(out, "%scollector[%s].spool_bytes %" PRIu64 "\n", prefix, col->cfg.url,
+                    spool_bytes(col->spool));
     }
 }

@@ -23,7 +23,7 @@ typedef struct capture_source {
     uint32_t buffer_mb;
 } capture_source_t;
 
-typedef enum { COLLECTOR_UDP = 0, COLLECTOR_TCP } collector_transport_t;
+typedef enum { COLLECTOR_UDP = 0, COLLECTOR_TCP, COLLECTOR_TLS } collector_transport_t;
 
 typedef struct collector_config {
     char *url;
@@ -31,7 +31,26 @@ typedef struct collector_config {
     char *host; /* without brackets for IPv6 */
     uint16_t port;
     int compress;
+    uint32_t compress_min_bytes; /* payloads shorter than this go uncompressed */
+    uint32_t queue_kb;
+    uint32_t queue_packets;
+    int drop_oldest; /* when the queue (and spool) is full: drop the oldest, else the newest */
+    int spool;       /* overflow to delivery.spool_dir while the collector cannot take data */
+    /* TLS (tls:// only) */
+    char *ca_file, *ca_dir, *cert_file, *key_file, *server_name;
+    int insecure;
 } collector_config_t;
+
+typedef enum { DELIVERY_ALL = 0, DELIVERY_FAILOVER, DELIVERY_HASH } delivery_mode_t;
+
+typedef struct delivery_config {
+    delivery_mode_t mode;
+    uint32_t connect_timeout_ms;
+    uint32_t reconnect_min_ms;
+    uint32_t reconnect_max_ms;
+    char *spool_dir;   /* NULL: no spool */
+    uint32_t spool_mb; /* per collector */
+} delivery_config_t;
 
 typedef struct config {
     char *origin; /* file path, or "built-in default" */
@@ -49,6 +68,7 @@ typedef struct config {
     rules_t rules;
     collector_config_t *collectors;
     size_t collector_count;
+    delivery_config_t delivery;
 } config_t;
 
 /* Command-line settings that replace the config's; kept so a reload applies
@@ -69,7 +89,22 @@ enum {
     CONFIG_DEFAULT_BUFFER_MB = 32,
     CONFIG_DEFAULT_CAPTURE_ID = 2001,
     CONFIG_DEFAULT_SHUTDOWN_MS = 5000,
+    CONFIG_DEFAULT_QUEUE_KB = 8192,
+    CONFIG_DEFAULT_QUEUE_PACKETS = 65536,
+    CONFIG_DEFAULT_COMPRESS_MIN = 256,
+    CONFIG_DEFAULT_CONNECT_TIMEOUT_MS = 5000,
+    CONFIG_DEFAULT_RECONNECT_MIN_MS = 100,
+    CONFIG_DEFAULT_RECONNECT_MAX_MS = 30000,
+    CONFIG_DEFAULT_SPOOL_MB = 256,
 };
+
+/* Whether two collector settings are the same (a reload keeps the running
+ * collector then). */
+int config_collector_equal(const collector_config_t *a, const collector_config_t *b);
+/* Copies a collector's settings (strings duplicated); free with
+ * config_collector_free. */
+int config_collector_copy(collector_config_t *dst, const collector_config_t *src);
+void config_collector_free(collector_config_t *c);
 
 /* conf/hepagent.json, embedded at build time */
 extern const char config_default_json[];
@@ -88,7 +123,8 @@ int config_load(const char *path, const config_overrides_t *ov, config_t **out, 
                 size_t errlen);
 /* Applies command-line overrides, validating what they bring. */
 int config_apply_overrides(config_t *cfg, const config_overrides_t *ov, char *err, size_t errlen);
-/* Parses "udp://host:port" / "tcp://[v6]:port" into c (url copied). */
+/* Parses "udp://host:port" / "tcp://[v6]:port" / "tls://..." into c (url
+ * copied, other settings at their defaults). */
 int config_parse_collector_url(const char *url, collector_config_t *c, char *why, size_t whylen);
 
 void config_free(config_t *cfg);

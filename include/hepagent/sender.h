@@ -1,7 +1,11 @@
-/* Delivery of HEP packets to the collectors: one bounded queue per collector,
- * UDP sent in batches with sendmmsg, TCP written with writev and reconnected
- * with exponential backoff. All I/O is non-blocking on the libuv loop; the
- * capture path only ever copies into a queue. */
+/* Delivery of HEP packets to the collectors. Each collector has a bounded
+ * queue (packets and bytes), optionally overflowing to an on-disk spool;
+ * UDP datagrams leave in sendmmsg batches, TCP and TLS bytes in coalesced
+ * writes, reconnected with exponential backoff and jitter. TCP bytes stay
+ * queued until the collector's TCP acknowledged them, so a broken
+ * connection resends what did not arrive. Modes: every collector (all),
+ * the first healthy one (failover), or one per Call-ID (hash). The capture
+ * path only ever copies into a queue. */
 #ifndef HEPAGENT_SENDER_H
 #define HEPAGENT_SENDER_H
 
@@ -16,31 +20,31 @@
 typedef struct sender sender_t;
 
 enum {
-    SENDER_QUEUE_BYTES = 8 << 20, /* per collector */
-    SENDER_QUEUE_PACKETS = 65536, /* per collector */
-    SENDER_BATCH = 64,            /* datagrams per sendmmsg */
-    SENDER_CONNECT_TIMEOUT_MS = 5000,
-    SENDER_BACKOFF_MIN_MS = 100,
-    SENDER_BACKOFF_MAX_MS = 30000,
+    SENDER_BATCH = 64,           /* datagrams per sendmmsg */
+    SENDER_HOUSEKEEPING_MS = 50, /* acknowledgement and spool checks */
+    SENDER_STALL_MS = 5000,      /* a collector that takes nothing this long is unhealthy */
 };
 
 int sender_create(uv_loop_t *loop, const config_t *cfg, stats_t *stats, sender_t **out, char *err,
                   size_t errlen);
-/* Applies a reloaded config: collectors with an unchanged URL and options keep
+/* Applies a reloaded config: collectors whose settings did not change keep
  * their connection and queue; new ones start, removed ones are closed. */
 int sender_reconfigure(sender_t *s, const config_t *cfg, char *err, size_t errlen);
+/* Checks collector settings that need files (TLS certificates, spool
+ * directory) without starting anything, for --check. */
+int sender_check(const config_t *cfg, char *err, size_t errlen);
 
-/* Encodes msg (compressed for the collectors that asked for it) and queues it
- * for every collector. Returns 0, or HA_ETOOBIG (counted) when it exceeds the
- * UDP limit. */
+/* Encodes msg (compressed for the collectors that asked for it) and queues
+ * it as the delivery mode says. Returns 0, or HA_ETOOBIG (counted). */
 int sender_submit(sender_t *s, const hep_msg_t *msg);
 
-/* Packets queued in all collectors. */
+/* Packets that can still be delivered before shutdown. */
 size_t sender_pending(const sender_t *s);
-/* Whether any collector's queue is more than half full while the collector
- * is connected: file sources pause reading on it instead of dropping. */
+/* Whether a connected collector's queue is more than half full: file
+ * sources pause reading on it instead of dropping. */
 int sender_backlogged(const sender_t *s);
-/* Counts what is still queued as dropped at shutdown; returns that number. */
+/* At shutdown: spools what is left where a spool is configured, counts the
+ * rest as dropped; returns the number dropped. */
 uint64_t sender_abandon(sender_t *s);
 /* Closes everything; the loop must run once more to release handles. */
 void sender_destroy(sender_t *s);

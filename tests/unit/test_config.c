@@ -62,7 +62,7 @@ static void test_unknown_key(void **state)
     (void)state;
     expect_error("{\"rulez\":[]}",
                  "config: (top): unknown key \"rulez\" (expected one of: agent, capture, "
-                 "decode, reassembly, rules, collectors)",
+                 "decode, reassembly, rules, collectors, delivery)",
                  0);
     expect_rule_error("{\"name\":\"c\",\"port\":[5060]}",
                       "config: rules[2]: unknown key \"port\" (expected one of: name, ports, "
@@ -143,7 +143,7 @@ static void test_bad_url(void **state)
     const struct {
         const char *url, *why;
     } cases[] = {
-        {"ftp://1.2.3.4:9060", "\"ftp://1.2.3.4:9060\" must start with udp:// or tcp://"},
+        {"ftp://1.2.3.4:9060", "\"ftp://1.2.3.4:9060\" must start with udp://, tcp:// or tls://"},
         {"udp://1.2.3.4", "\"udp://1.2.3.4\" needs a host and a port, as udp://HOST:PORT"},
         {"udp://:9060", "\"udp://:9060\" needs a host and a port, as udp://HOST:PORT"},
         {"udp://1.2.3.4:0", "\"udp://1.2.3.4:0\": port must be 1-65535"},
@@ -210,6 +210,55 @@ static void test_reassembly_limits(void **state)
     config_t *cfg = expect_ok(doc);
     assert_int_equal(cfg->tcp.max_streams, 10);
     assert_int_equal(cfg->ipfrag.memcap, 128 * 1024);
+    config_free(cfg);
+}
+
+static void test_delivery_and_collector_options(void **state)
+{
+    (void)state;
+    expect_error("{\"rules\":[{\"name\":\"a\"}],\"collectors\":[],"
+                 "\"delivery\":{\"mode\":\"random\"}}",
+                 "config: delivery.mode: \"random\" is not one of all, failover, hash", 0);
+    expect_error("{\"rules\":[{\"name\":\"a\"}],\"collectors\":[],"
+                 "\"delivery\":{\"reconnect_min_ms\":5000,\"reconnect_max_ms\":100}}",
+                 "config: delivery: reconnect_min_ms (5000) is above reconnect_max_ms (100)", 0);
+    expect_error("{\"rules\":[{\"name\":\"a\"}],\"collectors\":[{\"url\":\"udp://h:1\","
+                 "\"tls\":{\"insecure\":true}}]}",
+                 "config: collectors[0].tls: only for tls:// collectors (the url is udp://h:1)", 0);
+    expect_error("{\"rules\":[{\"name\":\"a\"}],\"collectors\":[{\"url\":\"tls://h:1\","
+                 "\"tls\":{\"insecure\":true,\"ca_file\":\"/x\"}}]}",
+                 "config: collectors[0].tls: \"insecure\" verifies nothing: leave out "
+                 "ca_file/ca_dir, or it",
+                 0);
+    expect_error("{\"rules\":[{\"name\":\"a\"}],\"collectors\":[{\"url\":\"tcp://h:1\","
+                 "\"spool\":true}]}",
+                 "config: collectors[0].spool: needs delivery.spool_dir", 0);
+    expect_error("{\"rules\":[{\"name\":\"a\"}],\"collectors\":[{\"url\":\"tcp://h:1\","
+                 "\"drop\":\"random\"}]}",
+                 "config: collectors[0].drop: \"random\" is not \"oldest\" or \"newest\"", 0);
+    config_t *cfg =
+        expect_ok("{\"rules\":[{\"name\":\"a\"}],\"delivery\":{\"mode\":\"hash\",\"spool_dir\":"
+                  "\"/tmp/s\",\"spool_mb\":10},\"collectors\":[{\"url\":\"tls://h.example:9061\","
+                  "\"queue_kb\":128,\"queue_packets\":100,\"drop\":\"newest\",\"spool\":true,"
+                  "\"compress\":true,\"compress_min_bytes\":1000,"
+                  "\"tls\":{\"ca_file\":\"/ca.pem\",\"server_name\":\"homer\"}}]}");
+    const collector_config_t *c = &cfg->collectors[0];
+    assert_int_equal(cfg->delivery.mode, DELIVERY_HASH);
+    assert_int_equal(cfg->delivery.spool_mb, 10);
+    assert_int_equal(c->transport, COLLECTOR_TLS);
+    assert_int_equal(c->queue_kb, 128);
+    assert_int_equal(c->queue_packets, 100);
+    assert_false(c->drop_oldest);
+    assert_true(c->spool);
+    assert_int_equal(c->compress_min_bytes, 1000);
+    assert_string_equal(c->ca_file, "/ca.pem");
+    assert_string_equal(c->server_name, "homer");
+    collector_config_t copy;
+    assert_int_equal(config_collector_copy(&copy, c), HA_OK);
+    assert_true(config_collector_equal(&copy, c));
+    copy.queue_kb++;
+    assert_false(config_collector_equal(&copy, c));
+    config_collector_free(&copy);
     config_free(cfg);
 }
 
@@ -323,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_missing_and_empty_lists),
         cmocka_unit_test(test_bad_enums),
         cmocka_unit_test(test_reassembly_limits),
+        cmocka_unit_test(test_delivery_and_collector_options),
         cmocka_unit_test(test_capture_source),
         cmocka_unit_test(test_embedded_default),
         cmocka_unit_test(test_conf_file_and_missing_file),

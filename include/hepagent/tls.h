@@ -1,0 +1,42 @@
+/* TLS to collectors with OpenSSL, on a non-blocking socket watched by the
+ * libuv loop: every call says which readiness it waits for instead of
+ * blocking. The collector's certificate is verified against the configured
+ * CA (or the system store) and its name or IP address, with SNI; skipping
+ * verification must be asked for explicitly ("insecure"). */
+#ifndef HEPAGENT_TLS_H
+#define HEPAGENT_TLS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct tls_options {
+    const char *ca_file;     /* PEM bundle; NULL: ca_dir or the system store */
+    const char *ca_dir;      /* hashed directory */
+    const char *cert_file;   /* client certificate (PEM chain), optional */
+    const char *key_file;    /* its key */
+    const char *server_name; /* name to verify and send as SNI; NULL: the URL's host */
+    int insecure;            /* no verification at all */
+} tls_options_t;
+
+typedef struct tls_ctx tls_ctx_t;
+typedef struct tls_conn tls_conn_t;
+
+enum { TLS_WANT_READ = 1, TLS_WANT_WRITE = 2 };
+
+/* Loads certificates and keys now, so a bad file is a config error. */
+tls_ctx_t *tls_ctx_new(const tls_options_t *opts, char *err, size_t errlen);
+void tls_ctx_free(tls_ctx_t *ctx);
+
+/* A client session on a connected socket; host is the URL's host. */
+tls_conn_t *tls_conn_new(tls_ctx_t *ctx, int fd, const char *host, char *err, size_t errlen);
+void tls_conn_free(tls_conn_t *c);
+
+/* 1 done, 0 in progress (*want set), -1 failed (reason in err). */
+int tls_handshake(tls_conn_t *c, int *want, char *err, size_t errlen);
+/* Bytes written (> 0), 0 when it must wait (*want set), -1 failed. */
+ssize_t tls_write(tls_conn_t *c, const void *buf, size_t len, int *want, char *err, size_t errlen);
+/* Reads and discards what the peer sent: bytes read, 0 nothing now (*want
+ * set), -1 closed or failed. */
+ssize_t tls_read_discard(tls_conn_t *c, int *want, char *err, size_t errlen);
+
+#endif
