@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Builds the fuzz seed corpus from the repository's own inputs.
+
+usage: make_seeds.py OUTDIR   writes OUTDIR/<target>/... for each fuzz target:
+  decode  one seed per capture: link type index, flags, then its frames
+          joined by "FRAME" markers (a whole conversation: fragments,
+          segments), cut at 64 KB
+  sip     the SIP payloads of the UDP captures
+  hep     the HEP test vectors
+  config  conf/hepagent.json and the example configs
+  pcapng  the pcapng captures
+Deterministic: the same repository gives the same seeds.
+"""
+import glob
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+LINKTYPES = [1, 0, 12, 101, 105, 108, 113, 127, 228, 229, 239, 276]  # as fuzz_decode.c
+
+
+def read_pcap(path):
+    """(linktype, [frames]) of a classic pcap, or None."""
+    data = open(path, "rb").read()
+    if len(data) < 24:
+        return None
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        e = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        e = ">"
+    else:
+        return None
+    linktype = struct.unpack(e + "I", data[20:24])[0] & 0xffff
+    frames, off = [], 24
+    while off + 16 <= len(data):
+        caplen = struct.unpack(e + "I", data[off + 8:off + 12])[0]
+        frames.append(data[off + 16:off + 16 + caplen])
+        off += 16 + caplen
+    return linktype, frames
+
+
+def write(outdir, target, name, blob):
+    d = os.path.join(outdir, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(blob)
+
+
+def main():
+    out = sys.argv[1]
+    captures = sorted(glob.glob(os.path.join(REPO, "tests/pcap/**/*.pcap*"), recursive=True))
+    for path in captures:
+        name = os.path.relpath(path, os.path.join(REPO, "tests/pcap")).replace("/", "_")
+        if path.endswith(".pcapng"):
+            write(out, "pcapng", name, open(path, "rb").read())
+            continue
+        parsed = read_pcap(path)
+        if not parsed:
+            continue
+        linktype, frames = parsed
+        if linktype not in LINKTYPES:
+            continue
+        blob = bytes([LINKTYPES.index(linktype), 0]) + b"FRAME".join(frames)
+        write(out, "decode", name, blob[:65536])
+        if linktype == 1:
+            for i, fr in enumerate(frames[:20]):
+                # Ethernet + IPv4 (no options) + UDP: the SIP payload
+                if len(fr) > 42 and fr[12:14] == b"\x08\x00" and fr[23] == 17:
+                    payload = fr[14 + (fr[14] & 15) * 4 + 8:]
+                    if payload[:3] in (b"SIP",) or b" SIP/2.0" in payload[:200]:
+                        write(out, "sip", "%s_%d" % (name, i), payload)
+    for v in sorted(glob.glob(os.path.join(REPO, "tests/unit/vectors/*.bin"))):
+        write(out, "hep", os.path.basename(v), open(v, "rb").read())
+    for c in [os.path.join(REPO, "conf/hepagent.json")] + sorted(
+            glob.glob(os.path.join(REPO, "conf/examples/*.json"))):
+        write(out, "config", os.path.basename(c), open(c, "rb").read())
+
+
+if __name__ == "__main__":
+    main()
