@@ -3,6 +3,7 @@
 #include "hepagent/capture.h"
 #include "hepagent/config.h"
 #include "hepagent/log.h"
+#include "hepagent/pcapout.h"
 #include "hepagent/pipeline.h"
 #include "hepagent/sender.h"
 #include "hepagent/stats.h"
@@ -41,6 +42,17 @@ typedef struct app {
     uint64_t drain_deadline;
     uv_signal_t signals[4];
     uv_timer_t drain_timer;
+    /* the console: -A, -w, --hep-pcap and their filters */
+    int trace;
+    int quiet;
+    trace_options_t trace_opts;
+    const char *write_path;
+    const char *hep_pcap_path;
+    uint64_t count;
+    trace_t *tracer;
+    pcap_out_t *frames_out;
+    frame_keeper_t *keeper;
+    pcap_out_t *hep_out;
 } app_t;
 
 /* ---- command line ------------------------------------------------------ */
@@ -67,6 +79,26 @@ static void usage(FILE *out)
           "      --capture-id N     HEP capture agent id (0-4294967295)\n"
           "      --node-name NAME   HEP capture node name\n"
           "  -t, --check            validate the configuration and exit (0 valid, 2 invalid)\n"
+          "\n"
+          "Console (like tcpdump -A, but whole SIP messages):\n"
+          "  -A, --trace            print each matched SIP message (time, transport,\n"
+          "                         src -> dst, size, then the text); without -c or -H\n"
+          "                         nothing is sent, otherwise it is sent as well\n"
+          "      --summary          one line per message: time, src -> dst, method or\n"
+          "                         status, Call-ID\n"
+          "      --no-color         no colors (also when stdout is not a terminal, or\n"
+          "                         NO_COLOR is set)\n"
+          "      --call-id ID       only this call (for -A, -w and --count)\n"
+          "      --method NAME      only requests NAME and their responses\n"
+          "      --from TEXT        only messages whose From contains TEXT\n"
+          "      --to TEXT          only messages whose To contains TEXT\n"
+          "  -w, --write FILE       write the frames of the matched messages to FILE\n"
+          "                         (pcap; pcapng if FILE ends in .pcapng)\n"
+          "      --hep-pcap FILE    write the HEP packets as sent, as UDP frames to\n"
+          "                         their collector (for replaying into Homer later)\n"
+          "      --count N          stop after N matched messages\n"
+          "  -q, --quiet            no per-call summary, only warnings in the log\n"
+          "\n"
           "      --stats            print counters on exit (also on SIGUSR1, to the log)\n"
           "  -v, --verbose          log at debug level\n"
           "  -V, --version          print the version and exit\n"
@@ -104,7 +136,20 @@ static int parse_u32(const char *text, uint64_t min, uint64_t max, uint32_t *out
     return HA_OK;
 }
 
-enum { OPT_REALTIME = 1000, OPT_CAPTURE_ID, OPT_NODE_NAME, OPT_STATS };
+enum {
+    OPT_REALTIME = 1000,
+    OPT_CAPTURE_ID,
+    OPT_NODE_NAME,
+    OPT_STATS,
+    OPT_SUMMARY,
+    OPT_NO_COLOR,
+    OPT_CALL_ID,
+    OPT_METHOD,
+    OPT_FROM,
+    OPT_TO,
+    OPT_HEP_PCAP,
+    OPT_COUNT,
+};
 
 static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
 {
@@ -121,6 +166,17 @@ static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
         {"check", no_argument, NULL, 't'},
         {"stats", no_argument, NULL, OPT_STATS},
         {"verbose", no_argument, NULL, 'v'},
+        {"trace", no_argument, NULL, 'A'},
+        {"summary", no_argument, NULL, OPT_SUMMARY},
+        {"no-color", no_argument, NULL, OPT_NO_COLOR},
+        {"call-id", required_argument, NULL, OPT_CALL_ID},
+        {"method", required_argument, NULL, OPT_METHOD},
+        {"from", required_argument, NULL, OPT_FROM},
+        {"to", required_argument, NULL, OPT_TO},
+        {"write", required_argument, NULL, 'w'},
+        {"hep-pcap", required_argument, NULL, OPT_HEP_PCAP},
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"quiet", no_argument, NULL, 'q'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -128,7 +184,8 @@ static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
     config_overrides_t *ov = &app->ov;
     const char **interfaces = NULL, **files = NULL, **collectors = NULL;
     int opt;
-    while ((opt = getopt_long(argc, argv, "c:i:r:H:f:s:tvVh", longopts, NULL)) != -1) {
+    int no_color = getenv("NO_COLOR") != NULL || !isatty(STDOUT_FILENO);
+    while ((opt = getopt_long(argc, argv, "c:i:r:H:f:s:tvVhAw:q", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             app->config_path = optarg;
@@ -180,6 +237,45 @@ static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
         case 'v':
             log_set_level(LOG_DEBUG);
             break;
+        case 'A':
+            app->trace = 1;
+            break;
+        case OPT_SUMMARY:
+            app->trace_opts.summary = 1;
+            break;
+        case OPT_NO_COLOR:
+            no_color = 1;
+            break;
+        case OPT_CALL_ID:
+            app->trace_opts.call_id = optarg;
+            break;
+        case OPT_METHOD:
+            app->trace_opts.method = optarg;
+            break;
+        case OPT_FROM:
+            app->trace_opts.from = optarg;
+            break;
+        case OPT_TO:
+            app->trace_opts.to = optarg;
+            break;
+        case 'w':
+            app->write_path = optarg;
+            break;
+        case OPT_HEP_PCAP:
+            app->hep_pcap_path = optarg;
+            break;
+        case OPT_COUNT: {
+            uint32_t n;
+            if (parse_u32(optarg, 1, UINT32_MAX, &n) != HA_OK) {
+                fprintf(stderr, "hepagent: --count: \"%s\" is not a positive number\n", optarg);
+                return EXIT_USAGE;
+            }
+            app->count = n;
+            break;
+        }
+        case 'q':
+            app->quiet = 1;
+            break;
         case 'V':
             printf("hepagent %s\n", HEPAGENT_VERSION);
             exit(EXIT_OK);
@@ -212,6 +308,13 @@ static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
     ov->interfaces = interfaces;
     ov->files = files;
     ov->collectors = collectors;
+    app->trace_opts.color = !no_color;
+    app->trace_opts.call_summary = !app->quiet;
+    if (app->trace && !app->config_path && !collectors) {
+        /* -A alone is a console tool, like tcpdump: it sends nothing */
+        static const char *const none[] = {NULL};
+        ov->collectors = none;
+    }
     return EXIT_OK;
 }
 
@@ -367,7 +470,12 @@ static void on_signal(uv_signal_t *h, int signum)
     app_t *app = h->data;
     switch (signum) {
     case SIGHUP:
-        if (!app->stopping) reload(app);
+        /* at the console (-A) a hangup means the terminal went away, as for
+         * tcpdump; for the daemon it means reload */
+        if (app->trace)
+            begin_shutdown(app, "SIGHUP");
+        else if (!app->stopping)
+            reload(app);
         break;
     case SIGUSR1:
         print_all_stats(app, stderr, "hepagent: stats: ");
@@ -426,6 +534,65 @@ static int open_sources(app_t *app)
     return EXIT_OK;
 }
 
+static void on_count_reached(void *ctx)
+{
+    begin_shutdown(ctx, "--count reached");
+}
+
+/* -A, -w, --hep-pcap, --count and the filters. */
+static int open_console(app_t *app)
+{
+    char err[HA_ERRLEN];
+    const trace_options_t *o = &app->trace_opts;
+    int filtered = o->call_id || o->method || o->from || o->to;
+    if (app->trace || app->write_path || filtered) {
+        app->tracer = trace_new(o, stdout);
+        if (!app->tracer) return EXIT_RUNTIME;
+        app->pipeline.trace = app->tracer;
+        app->pipeline.print = app->trace;
+    }
+    if (app->write_path) {
+        app->frames_out = pcap_out_open(app->write_path, err, sizeof(err));
+        if (!app->frames_out) {
+            fprintf(stderr, "hepagent: -w: %s\n", err);
+            return EXIT_RUNTIME;
+        }
+        app->keeper = frame_keeper_new(app->frames_out, 65536, 32 << 20);
+        if (!app->keeper) return EXIT_RUNTIME;
+        app->pipeline.keeper = app->keeper;
+    }
+    if (app->hep_pcap_path) {
+        app->hep_out = pcap_out_open(app->hep_pcap_path, err, sizeof(err));
+        if (!app->hep_out) {
+            fprintf(stderr, "hepagent: --hep-pcap: %s\n", err);
+            return EXIT_RUNTIME;
+        }
+        sender_set_hep_pcap(app->sender, app->hep_out);
+    }
+    if (app->count) {
+        app->pipeline.limit = app->count;
+        app->pipeline.on_limit = on_count_reached;
+        app->pipeline.limit_ctx = app;
+    }
+    return EXIT_OK;
+}
+
+static void close_console(app_t *app)
+{
+    if (app->tracer && app->trace && app->trace_opts.call_summary) trace_print_calls(app->tracer);
+    fflush(stdout);
+    frame_keeper_free(app->keeper);
+    if (app->frames_out && pcap_out_skipped(app->frames_out))
+        log_warn("-w: %llu frames of other link types left out (use a .pcapng name)",
+                 (unsigned long long)pcap_out_skipped(app->frames_out));
+    pcap_out_close(app->frames_out);
+    pcap_out_close(app->hep_out);
+    trace_free(app->tracer);
+    app->keeper = NULL;
+    app->frames_out = app->hep_out = NULL;
+    app->tracer = NULL;
+}
+
 static void cleanup(app_t *app)
 {
     for (size_t i = 0; i < app->source_count; i++)
@@ -438,12 +605,13 @@ static void cleanup(app_t *app)
         uv_run(app->loop, UV_RUN_DEFAULT);
         uv_loop_close(app->loop);
     }
+    close_console(app);
     pipeline_free(&app->pipeline);
     config_free(app->cfg);
     free(app->sources);
     free((void *)app->ov.interfaces);
     free((void *)app->ov.files);
-    free((void *)app->ov.collectors);
+    if (app->ov.collectors && app->ov.collectors[0]) free((void *)app->ov.collectors);
 }
 
 int main(int argc, char **argv)
@@ -464,7 +632,7 @@ int main(int argc, char **argv)
         rc = check_config(app.cfg);
         goto out;
     }
-    if (log_get_level() != LOG_DEBUG) log_set_level(app.cfg->log_level);
+    if (log_get_level() != LOG_DEBUG) log_set_level(app.quiet ? LOG_WARN : app.cfg->log_level);
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     signal(SIGPIPE, SIG_IGN);
 
@@ -479,6 +647,8 @@ int main(int argc, char **argv)
         rc = EXIT_RUNTIME;
         goto out;
     }
+    rc = open_console(&app);
+    if (rc != EXIT_OK) goto out;
     uv_timer_init(app.loop, &app.drain_timer);
     app.drain_timer.data = &app;
     static const int signums[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};

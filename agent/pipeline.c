@@ -90,6 +90,15 @@ void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, co
         return;
     }
     p->stats->rules_sent++;
+    if (p->trace || p->keeper || p->limit) {
+        if (p->limit && p->shown >= p->limit) return; /* --count reached: nothing more */
+        if (!p->trace || trace_wants(p->trace, sip)) {
+            p->shown++;
+            if (p->print) trace_message(p->trace, pkt, transport, data, len, sip, ts_sec, ts_usec);
+            if (p->keeper) frame_keeper_message(p->keeper, pkt, ts_sec, ts_usec);
+            if (p->limit && p->shown == p->limit && p->on_limit) p->on_limit(p->limit_ctx);
+        }
+    }
     if (!p->sender) return;
 
     hep_msg_t msg;
@@ -182,6 +191,8 @@ void pipeline_frame(pipeline_t *p, const struct pcap_pkthdr *hdr, const uint8_t 
     pkt.source_id = source_id;
     decode_result_t r = decode_frame(&p->cfg->decode, &pkt);
     st->decode[r]++;
+    if (p->keeper && (r == DECODE_OK || r == DECODE_FRAGMENT))
+        frame_keeper_add(p->keeper, &pkt, hdr, data, linktype, r == DECODE_FRAGMENT);
     /* a reassembled datagram may itself hold a fragmented inner datagram
      * (a tunnel); two rounds cover that, more is not worth following */
     for (int round = 0; r == DECODE_FRAGMENT && round < 2; round++) {

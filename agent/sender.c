@@ -7,6 +7,7 @@
 #include "hepagent/sender.h"
 #include "hepagent/compress.h"
 #include "hepagent/log.h"
+#include "hepagent/pcapout.h"
 #include "hepagent/queue.h"
 #include "hepagent/spool.h"
 #include "hepagent/tls.h"
@@ -108,6 +109,7 @@ struct sender {
     uint8_t zbuf[HEP_MAX_PACKET];
     int dirty;
     int closed_handles;
+    pcap_out_t *hep_pcap;
 };
 
 static void collector_connect(collector_t *col);
@@ -731,9 +733,45 @@ static int sender_encode(sender_t *s, const hep_msg_t *msg, const collector_t *c
     return *packed_len;
 }
 
+void sender_set_hep_pcap(sender_t *s, pcap_out_t *out)
+{
+    s->hep_pcap = out;
+}
+
+/* --hep-pcap: the packet as a UDP frame to the collector's address. */
+static void sender_record(sender_t *s, const collector_t *col, const uint8_t *pkt, size_t len)
+{
+    uint8_t addr[16] = {127, 0, 0, 1};
+    int version = 4;
+    uint16_t port = 9060;
+    if (col && col->addr.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&col->addr;
+        memcpy(addr, &a->sin6_addr, 16);
+        version = 6;
+        port = col->cfg.port;
+    } else if (col && col->addr.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&col->addr;
+        memcpy(addr, &a->sin_addr, 4);
+        port = col->cfg.port;
+    } else if (col) {
+        port = col->cfg.port;
+    }
+    pcap_out_write_hep(s->hep_pcap, pkt, len, version, addr, port);
+}
+
 int sender_submit(sender_t *s, const hep_msg_t *msg)
 {
-    if (s->count == 0) return HA_OK;
+    if (s->count == 0) {
+        if (!s->hep_pcap) return HA_OK;
+        int n = hep_encode(msg, s->plain, sizeof(s->plain), HEP_MAX_UDP);
+        if (n < 0) {
+            s->stats->hep_too_big++;
+            return HA_ETOOBIG;
+        }
+        sender_record(s, NULL, s->plain, (size_t)n);
+        s->stats->hep_packets++;
+        return HA_OK;
+    }
     int plain_len = -1, packed_len = -1, sent_any = 0;
     collector_t *only = s->delivery.mode == DELIVERY_ALL ? NULL : sender_pick(s, msg);
     for (size_t i = 0; i < s->count; i++) {
@@ -743,6 +781,7 @@ int sender_submit(sender_t *s, const hep_msg_t *msg)
         int len = sender_encode(s, msg, col, &pkt, &plain_len, &packed_len);
         if (len < 0) continue; /* too big even compressed, for this collector */
         collector_enqueue(col, pkt, (size_t)len);
+        if (s->hep_pcap) sender_record(s, col, pkt, (size_t)len);
         sent_any = 1;
     }
     if (!sent_any) {

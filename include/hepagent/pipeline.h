@@ -11,11 +11,13 @@
 #include "hepagent/config.h"
 #include "hepagent/ipfrag.h"
 #include "hepagent/packet.h"
+#include "hepagent/pcapout.h"
 #include "hepagent/sctp.h"
 #include "hepagent/sender.h"
 #include "hepagent/sip.h"
 #include "hepagent/stats.h"
 #include "hepagent/tcpstream.h"
+#include "hepagent/trace.h"
 
 typedef struct pipeline {
     const config_t *cfg; /* the running config; swapped on reload */
@@ -25,6 +27,14 @@ typedef struct pipeline {
     tcpstream_t *tcp;
     sctp_t *sctp;
     int warned_truncated;
+    /* what the person at the console asked for: all optional */
+    trace_t *trace;         /* -A and the console filters (--call-id, ...) */
+    int print;              /* -A: print matched messages (else only filter) */
+    frame_keeper_t *keeper; /* -w: write their frames */
+    uint64_t limit;         /* --count: stop after this many (0: no limit) */
+    uint64_t shown;         /* matched messages that passed the trace filters */
+    void (*on_limit)(void *ctx);
+    void *limit_ctx;
 } pipeline_t;
 
 /* Creates the reassembly tables from cfg's limits (they stay for the life

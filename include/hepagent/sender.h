@@ -15,6 +15,7 @@
 
 #include "hepagent/config.h"
 #include "hepagent/hep.h"
+#include "hepagent/pcapout.h"
 #include "hepagent/stats.h"
 
 typedef struct sender sender_t;
@@ -37,6 +38,10 @@ int sender_check(const config_t *cfg, char *err, size_t errlen);
 /* Encodes msg (compressed for the collectors that asked for it) and queues
  * it as the delivery mode says. Returns 0, or HA_ETOOBIG (counted). */
 int sender_submit(sender_t *s, const hep_msg_t *msg);
+
+/* --hep-pcap: every HEP packet queued is also written there, as a UDP frame
+ * to its collector (to 127.0.0.1:9060 when there is none). */
+void sender_set_hep_pcap(sender_t *s, pcap_out_t *out);
 
 /* Packets that can still be delivered before shutdown. */
 size_t sender_pending(const sender_t *s);
