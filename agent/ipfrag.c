@@ -4,6 +4,7 @@
  * that arrived first win. The table is a hash with an LRU list that serves
  * both the timeout and eviction when a limit is reached. */
 #include "hepagent/ipfrag.h"
+#include "hepagent/lru.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@ typedef struct frag {
 
 typedef struct datagram {
     struct datagram *hash_next;
-    struct datagram *lru_prev, *lru_next;
+    lru_node_t lru;
     uint8_t version, proto;
     uint16_t vlan;
     uint32_t bucket;
@@ -34,12 +35,13 @@ typedef struct datagram {
 } datagram_t;
 
 enum { IPFRAG_BUCKETS = 4096 };
+#define OLDEST(f) LRU_ENTRY((f)->lru.head, datagram_t, lru)
 
 struct ipfrag {
     ipfrag_options_t opts;
     ipfrag_stats_t stats;
     datagram_t *buckets[IPFRAG_BUCKETS];
-    datagram_t *lru_head, *lru_tail; /* head: least recently used */
+    lru_list_t lru; /* head: least recently used */
     size_t count;
     size_t memory;
     uint8_t out[65536];
@@ -72,37 +74,13 @@ static int ipfrag_match(const datagram_t *d, const packet_t *pkt)
            memcmp(d->dst, pkt->dst_addr, 16) == 0;
 }
 
-static void lru_unlink(ipfrag_t *f, datagram_t *d)
-{
-    if (d->lru_prev)
-        d->lru_prev->lru_next = d->lru_next;
-    else
-        f->lru_head = d->lru_next;
-    if (d->lru_next)
-        d->lru_next->lru_prev = d->lru_prev;
-    else
-        f->lru_tail = d->lru_prev;
-    d->lru_prev = d->lru_next = NULL;
-}
-
-static void lru_append(ipfrag_t *f, datagram_t *d)
-{
-    d->lru_prev = f->lru_tail;
-    d->lru_next = NULL;
-    if (f->lru_tail)
-        f->lru_tail->lru_next = d;
-    else
-        f->lru_head = d;
-    f->lru_tail = d;
-}
-
 static void ipfrag_drop(ipfrag_t *f, datagram_t *d)
 {
     datagram_t **slot = &f->buckets[d->bucket];
     while (*slot && *slot != d)
         slot = &(*slot)->hash_next;
     if (*slot) *slot = d->hash_next;
-    lru_unlink(f, d);
+    lru_unlink(&f->lru, &d->lru);
     for (frag_t *fr = d->frags; fr;) {
         frag_t *next = fr->next;
         free(fr);
@@ -115,9 +93,9 @@ static void ipfrag_drop(ipfrag_t *f, datagram_t *d)
 
 static void ipfrag_expire(ipfrag_t *f, uint64_t now_ms)
 {
-    while (f->lru_head && f->lru_head->last_ms + f->opts.timeout_ms < now_ms) {
+    while (f->lru.head && OLDEST(f)->last_ms + f->opts.timeout_ms < now_ms) {
         f->stats.timeouts++;
-        ipfrag_drop(f, f->lru_head);
+        ipfrag_drop(f, OLDEST(f));
     }
 }
 
@@ -168,9 +146,9 @@ int ipfrag_add(ipfrag_t *f, const packet_t *pkt, ha_bytes_t *out, uint64_t *ts_s
     while (d && !ipfrag_match(d, pkt))
         d = d->hash_next;
     if (!d) {
-        while (f->count >= f->opts.max_datagrams && f->lru_head) {
+        while (f->count >= f->opts.max_datagrams && f->lru.head) {
             f->stats.evicted++;
-            ipfrag_drop(f, f->lru_head);
+            ipfrag_drop(f, OLDEST(f));
         }
         d = calloc(1, sizeof(*d));
         if (!d) return 0;
@@ -184,12 +162,11 @@ int ipfrag_add(ipfrag_t *f, const packet_t *pkt, ha_bytes_t *out, uint64_t *ts_s
         d->bucket = bucket;
         d->hash_next = f->buckets[bucket];
         f->buckets[bucket] = d;
-        lru_append(f, d);
+        lru_append(&f->lru, &d->lru);
         f->count++;
         f->memory += sizeof(*d);
     } else {
-        lru_unlink(f, d);
-        lru_append(f, d);
+        lru_touch(&f->lru, &d->lru);
     }
     d->last_ms = now_ms;
 
@@ -216,9 +193,9 @@ int ipfrag_add(ipfrag_t *f, const packet_t *pkt, ha_bytes_t *out, uint64_t *ts_s
         f->stats.overlaps++;
     }
     /* make room within the memory cap, oldest datagrams first */
-    while (f->memory + sizeof(frag_t) + len > f->opts.memcap && f->lru_head && f->lru_head != d) {
+    while (f->memory + sizeof(frag_t) + len > f->opts.memcap && f->lru.head && OLDEST(f) != d) {
         f->stats.evicted++;
-        ipfrag_drop(f, f->lru_head);
+        ipfrag_drop(f, OLDEST(f));
     }
     if (f->memory + sizeof(frag_t) + len > f->opts.memcap) {
         f->stats.evicted++;
@@ -282,7 +259,7 @@ size_t ipfrag_count(const ipfrag_t *f)
 void ipfrag_free(ipfrag_t *f)
 {
     if (!f) return;
-    while (f->lru_head)
-        ipfrag_drop(f, f->lru_head);
+    while (f->lru.head)
+        ipfrag_drop(f, OLDEST(f));
     free(f);
 }

@@ -5,6 +5,7 @@
  * that message and is counted. */
 #include "hepagent/sctp.h"
 #include "hepagent/common.h"
+#include "hepagent/lru.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,11 @@ enum {
     SCTP_BUCKETS = 1024,
 };
 
+#define OLDEST(s) LRU_ENTRY((s)->lru.head, assoc_t, lru)
+
 typedef struct assoc {
-    struct assoc *hash_next, *lru_prev, *lru_next;
+    struct assoc *hash_next;
+    lru_node_t lru;
     uint32_t bucket;
     uint8_t version;
     uint16_t vlan;
@@ -48,7 +52,7 @@ struct sctp {
     sctp_emit_fn emit;
     void *ctx;
     assoc_t *buckets[SCTP_BUCKETS];
-    assoc_t *lru_head, *lru_tail;
+    lru_list_t lru; /* head: least recently used */
     size_t count;
     size_t memory;
 };
@@ -63,36 +67,13 @@ sctp_t *sctp_new(const sctp_options_t *opts, sctp_emit_fn emit, void *ctx)
     return s;
 }
 
-static void lru_unlink(sctp_t *s, assoc_t *a)
-{
-    if (a->lru_prev)
-        a->lru_prev->lru_next = a->lru_next;
-    else
-        s->lru_head = a->lru_next;
-    if (a->lru_next)
-        a->lru_next->lru_prev = a->lru_prev;
-    else
-        s->lru_tail = a->lru_prev;
-    a->lru_prev = a->lru_next = NULL;
-}
-
-static void lru_append(sctp_t *s, assoc_t *a)
-{
-    a->lru_prev = s->lru_tail;
-    if (s->lru_tail)
-        s->lru_tail->lru_next = a;
-    else
-        s->lru_head = a;
-    s->lru_tail = a;
-}
-
 static void assoc_destroy(sctp_t *s, assoc_t *a)
 {
     assoc_t **slot = &s->buckets[a->bucket];
     while (*slot && *slot != a)
         slot = &(*slot)->hash_next;
     if (*slot) *slot = a->hash_next;
-    lru_unlink(s, a);
+    lru_unlink(&s->lru, &a->lru);
     s->memory -= sizeof(*a) + a->frag_cap;
     s->count--;
     free(a->frag);
@@ -113,25 +94,24 @@ static uint32_t assoc_hash(const packet_t *pkt)
 
 static assoc_t *assoc_get(sctp_t *s, const packet_t *pkt, uint64_t now_ms)
 {
-    while (s->lru_head && s->lru_head->last_ms + s->opts.timeout_ms < now_ms) {
+    while (s->lru.head && OLDEST(s)->last_ms + s->opts.timeout_ms < now_ms) {
         s->stats.expired++;
-        assoc_destroy(s, s->lru_head);
+        assoc_destroy(s, OLDEST(s));
     }
     uint32_t bucket = assoc_hash(pkt);
     for (assoc_t *a = s->buckets[bucket]; a; a = a->hash_next) {
         if (a->sport == pkt->src_port && a->dport == pkt->dst_port &&
             a->version == pkt->ip_version && a->vlan == packet_vlan(pkt) &&
             memcmp(a->src, pkt->src_addr, 16) == 0 && memcmp(a->dst, pkt->dst_addr, 16) == 0) {
-            lru_unlink(s, a);
-            lru_append(s, a);
+            lru_touch(&s->lru, &a->lru);
             a->last_ms = now_ms;
             return a;
         }
     }
     while ((s->count >= s->opts.max_associations || s->memory + sizeof(assoc_t) > s->opts.memcap) &&
-           s->lru_head) {
+           s->lru.head) {
         s->stats.evicted++;
-        assoc_destroy(s, s->lru_head);
+        assoc_destroy(s, OLDEST(s));
     }
     assoc_t *a = calloc(1, sizeof(*a));
     if (!a) return NULL;
@@ -145,7 +125,7 @@ static assoc_t *assoc_get(sctp_t *s, const packet_t *pkt, uint64_t now_ms)
     a->last_ms = now_ms;
     a->hash_next = s->buckets[bucket];
     s->buckets[bucket] = a;
-    lru_append(s, a);
+    lru_append(&s->lru, &a->lru);
     s->count++;
     s->memory += sizeof(*a);
     return a;
@@ -320,7 +300,7 @@ size_t sctp_memory(const sctp_t *s)
 void sctp_free(sctp_t *s)
 {
     if (!s) return;
-    while (s->lru_head)
-        assoc_destroy(s, s->lru_head);
+    while (s->lru.head)
+        assoc_destroy(s, OLDEST(s));
     free(s);
 }

@@ -4,6 +4,7 @@
  * in the stream's buffer, with the capture time of each kept segment so a
  * message carries the time of its first byte. */
 #include "hepagent/tcpstream.h"
+#include "hepagent/lru.h"
 #include "hepagent/rules.h"
 
 #include <stdlib.h>
@@ -24,6 +25,8 @@ enum {
     HTTP_HEADER_MAX = 16384, /* an upgrade request or response larger than this is not one */
 };
 
+#define OLDEST(t) LRU_ENTRY((t)->lru.head, stream_t, lru)
+
 typedef struct seg {
     struct seg *next;
     uint32_t seq;
@@ -40,7 +43,8 @@ typedef struct {
 } mark_t;
 
 typedef struct stream {
-    struct stream *hash_next, *lru_prev, *lru_next;
+    struct stream *hash_next;
+    lru_node_t lru;
     uint32_t bucket;
     uint8_t version;
     uint16_t vlan;
@@ -74,7 +78,7 @@ struct tcpstream {
     void *ctx;
     stream_t **buckets;
     uint32_t nbuckets;
-    stream_t *lru_head, *lru_tail;
+    lru_list_t lru; /* head: least recently used */
     size_t count;
     size_t memory;
 };
@@ -128,29 +132,6 @@ static int stream_match(const stream_t *s, const packet_t *pkt)
            memcmp(s->src, pkt->src_addr, 16) == 0 && memcmp(s->dst, pkt->dst_addr, 16) == 0;
 }
 
-static void lru_unlink(tcpstream_t *t, stream_t *s)
-{
-    if (s->lru_prev)
-        s->lru_prev->lru_next = s->lru_next;
-    else
-        t->lru_head = s->lru_next;
-    if (s->lru_next)
-        s->lru_next->lru_prev = s->lru_prev;
-    else
-        t->lru_tail = s->lru_prev;
-    s->lru_prev = s->lru_next = NULL;
-}
-
-static void lru_append(tcpstream_t *t, stream_t *s)
-{
-    s->lru_prev = t->lru_tail;
-    if (t->lru_tail)
-        t->lru_tail->lru_next = s;
-    else
-        t->lru_head = s;
-    t->lru_tail = s;
-}
-
 /* Releases what a stream holds, keeping the stream itself. */
 static void stream_clear(tcpstream_t *t, stream_t *s)
 {
@@ -186,7 +167,7 @@ static void stream_destroy(tcpstream_t *t, stream_t *s)
     while (*slot && *slot != s)
         slot = &(*slot)->hash_next;
     if (*slot) *slot = s->hash_next;
-    lru_unlink(t, s);
+    lru_unlink(&t->lru, &s->lru);
     if (s->mode != MODE_CLOSED && stream_mid_message(s)) t->stats.incomplete_at_close++;
     stream_clear(t, s);
     t->memory -= sizeof(*s);
@@ -196,9 +177,9 @@ static void stream_destroy(tcpstream_t *t, stream_t *s)
 
 static void stream_expire(tcpstream_t *t, uint64_t now_ms)
 {
-    while (t->lru_head && t->lru_head->last_ms + t->opts.timeout_ms < now_ms) {
+    while (t->lru.head && OLDEST(t)->last_ms + t->opts.timeout_ms < now_ms) {
         t->stats.streams_expired++;
-        stream_destroy(t, t->lru_head);
+        stream_destroy(t, OLDEST(t));
     }
 }
 
@@ -212,9 +193,9 @@ static stream_t *stream_lookup(tcpstream_t *t, const packet_t *pkt, uint32_t *bu
 
 static stream_t *stream_create(tcpstream_t *t, const packet_t *pkt, uint32_t bucket)
 {
-    while (t->count >= t->opts.max_streams && t->lru_head) {
+    while (t->count >= t->opts.max_streams && t->lru.head) {
         t->stats.streams_evicted++;
-        stream_destroy(t, t->lru_head);
+        stream_destroy(t, OLDEST(t));
     }
     stream_t *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
@@ -227,7 +208,7 @@ static stream_t *stream_create(tcpstream_t *t, const packet_t *pkt, uint32_t buc
     s->dport = pkt->dst_port;
     s->hash_next = t->buckets[bucket];
     t->buckets[bucket] = s;
-    lru_append(t, s);
+    lru_append(&t->lru, &s->lru);
     t->count++;
     t->memory += sizeof(*s);
     t->stats.streams++;
@@ -239,8 +220,8 @@ static stream_t *stream_create(tcpstream_t *t, const packet_t *pkt, uint32_t buc
 static int stream_reserve_memory(tcpstream_t *t, stream_t *keep, size_t extra)
 {
     while (t->memory + extra > t->opts.memcap) {
-        stream_t *victim = t->lru_head;
-        if (victim == keep) victim = victim->lru_next;
+        stream_t *victim = OLDEST(t);
+        if (victim == keep) victim = LRU_ENTRY(victim->lru.next, stream_t, lru);
         if (!victim) return 0;
         t->stats.streams_evicted++;
         stream_destroy(t, victim);
@@ -734,8 +715,7 @@ void tcpstream_segment(tcpstream_t *t, const packet_t *pkt)
             stream_reset(t, s, seq, 0); /* from the middle: resync on the first bytes */
         }
     } else {
-        lru_unlink(t, s);
-        lru_append(t, s);
+        lru_touch(&t->lru, &s->lru);
         if (flags & TCP_FLAG_SYN) {
             if (!(s->seen_syn && s->next_seq == seq + 1 && s->mode != MODE_CLOSED))
                 stream_reset(t, s, seq + 1, 1); /* a new connection on the same ports */
@@ -792,8 +772,8 @@ size_t tcpstream_count(const tcpstream_t *t)
 void tcpstream_free(tcpstream_t *t)
 {
     if (!t) return;
-    while (t->lru_head) {
-        stream_t *s = t->lru_head;
+    while (t->lru.head) {
+        stream_t *s = OLDEST(t);
         s->mode = MODE_CLOSED; /* not counted as incomplete: the agent is stopping */
         stream_destroy(t, s);
     }
