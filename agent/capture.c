@@ -85,15 +85,13 @@ static void capture_poll_cb(uv_poll_t *h, int status, int events)
         capture_finish(c, 1);
         return;
     }
-    /* Bounded rounds, so one busy interface cannot starve the loop. */
-    for (int round = 0; round < 16 && c->running; round++) {
-        int n = pcap_dispatch(c->pcap, CAPTURE_BATCH, capture_handler, (u_char *)c);
-        if (n == PCAP_ERROR) {
-            log_error("capture %s: %s", c->name, pcap_geterr(c->pcap));
-            capture_finish(c, 1);
-            return;
-        }
-        if (n < CAPTURE_BATCH) break;
+    /* One batch per wakeup: the poll is level-triggered, so what is left
+     * comes back on the next turn, after the sender's flush timer had its
+     * chance. Looping here (16 batches) measured worse at 300k msg/s: p99
+     * latency 151 ms against 19 ms (README "Tuning"). */
+    if (pcap_dispatch(c->pcap, CAPTURE_BATCH, capture_handler, (u_char *)c) == PCAP_ERROR) {
+        log_error("capture %s: %s", c->name, pcap_geterr(c->pcap));
+        capture_finish(c, 1);
     }
 }
 
