@@ -18,52 +18,6 @@ source "$(dirname "$0")/lib.sh" "$@"
 
 PER_PORT=3 # messages per port and phase (plus the fence)
 
-# python3 (stdlib) sends the SIP messages; prefer the system one (a pyenv shim
-# costs half a second per start)
-PYTHON=$(command -v /usr/bin/python3 python3 | head -n 1) || fail "python3 is needed for the SIP sender"
-
-# ---- helpers -------------------------------------------------------------
-
-# pick_ports N: N distinct ports in 20000-32000 that no TCP/UDP socket uses
-# (below the kernel's ephemeral range, so the sender's source port is never one).
-pick_ports() {
-    local want=$1 used p n=0 picked=" "
-    used=" $(ss -Hantu 2>/dev/null | awk '{print $5}' | sed 's/.*://' | sort -u | tr '\n' ' ') "
-    while ((n < want)); do
-        p=$((20000 + RANDOM % 12000))
-        [[ "$used" == *" $p "* || "$picked" == *" $p "* ]] && continue
-        picked+="$p "
-        n=$((n + 1))
-    done
-    echo "$picked"
-}
-
-# wait_exit PID SECONDS: waits for a child to exit, sets WAIT_RC; 1 on timeout.
-wait_exit() {
-    local i
-    for ((i = 0; i < $2 * 20; i++)); do
-        if ! kill -0 "$1" 2>/dev/null; then
-            WAIT_RC=0
-            wait "$1" || WAIT_RC=$?
-            return 0
-        fi
-        sleep 0.05
-    done
-    return 1
-}
-
-AGENT_PID=
-# The shared cleanup only sends SIGTERM and waits without a limit: make sure a
-# hepagent that does not stop cannot hang the test.
-reload_cleanup() {
-    if [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; then
-        kill -TERM "$AGENT_PID" 2>/dev/null || true
-        wait_exit "$AGENT_PID" 5 || kill -KILL "$AGENT_PID" 2>/dev/null || true
-    fi
-    e2e_cleanup
-}
-trap reload_cleanup EXIT
-
 LOG=$WORK/agent.log
 agent_alive() {
     kill -0 "$AGENT_PID" 2>/dev/null || { cat "$LOG" >&2; fail "hepagent died ($1)"; }
