@@ -85,6 +85,20 @@ static uint16_t rd16(const pcapng_t *r, const uint8_t *p)
 
 /* Reads one whole block into r->block; returns its type, or -1 at a clean
  * end, -2 on error. */
+/* Room for a block of len bytes (at most MAX_BLOCK, checked by the caller). */
+static int pcapng_reserve(pcapng_t *r, uint32_t len, char *err, size_t errlen)
+{
+    if (r->block_cap >= len) return 0;
+    uint8_t *b = realloc(r->block, len);
+    if (!b) {
+        snprintf(err, errlen, "out of memory for a %u-byte block", len);
+        return -1;
+    }
+    r->block = b;
+    r->block_cap = len;
+    return 0;
+}
+
 static int64_t pcapng_read_block(pcapng_t *r, uint32_t *len, char *err, size_t errlen)
 {
     uint8_t head[8];
@@ -117,12 +131,7 @@ static int64_t pcapng_read_block(pcapng_t *r, uint32_t *len, char *err, size_t e
             snprintf(err, errlen, "bad section header length %u", *len);
             return -2;
         }
-        if (r->block_cap < *len) {
-            uint8_t *b = realloc(r->block, *len);
-            if (!b) return -2;
-            r->block = b;
-            r->block_cap = *len;
-        }
+        if (pcapng_reserve(r, *len, err, errlen) < 0) return -2;
         memcpy(r->block, head, 8);
         memcpy(r->block + 8, bom, 4);
         if (fread(r->block + 12, 1, *len - 12, r->f) != *len - 12) {
@@ -137,12 +146,7 @@ static int64_t pcapng_read_block(pcapng_t *r, uint32_t *len, char *err, size_t e
         snprintf(err, errlen, "bad block length %u", *len);
         return -2;
     }
-    if (r->block_cap < *len) {
-        uint8_t *b = realloc(r->block, *len);
-        if (!b) return -2;
-        r->block = b;
-        r->block_cap = *len;
-    }
+    if (pcapng_reserve(r, *len, err, errlen) < 0) return -2;
     memcpy(r->block, head, 8);
     if (fread(r->block + 8, 1, *len - 8, r->f) != *len - 8) {
         snprintf(err, errlen, "truncated block");
