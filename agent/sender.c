@@ -320,12 +320,21 @@ static void collector_connected(collector_t *col)
         return;
     }
     col->state = COLLECTOR_HANDSHAKE;
+    /* the handshake gets its own connect_timeout_ms (a connect that
+     * succeeded at once started no timer) */
+    uv_timer_start(&col->timer, collector_retry_cb, col->sender->delivery.connect_timeout_ms, 0);
     collector_handshake(col);
 }
 
 static void collector_retry_cb(uv_timer_t *t)
 {
     collector_t *col = t->data;
+    if (col->state == COLLECTOR_HANDSHAKE && tls_verdict_pending(col->tls)) {
+        /* a collector that refuses our certificate does so at once; one that
+         * sends no session ticket says nothing when it accepts it */
+        collector_up(col);
+        return;
+    }
     if (col->state == COLLECTOR_CONNECTING || col->state == COLLECTOR_HANDSHAKE) {
         collector_fail(col, "connect", "timed out");
         return;
@@ -569,11 +578,27 @@ static void collector_read(collector_t *col)
     }
 }
 
+/* libuv reports a socket error (POLLERR) as EBADF and stops polling. What
+ * arrived before the error says more (a TLS alert refusing us, the
+ * collector's last bytes), then the socket's own error (a reset). */
+static void collector_poll_error(collector_t *col, int status)
+{
+    if (col->state == COLLECTOR_HANDSHAKE)
+        collector_handshake(col);
+    else if (col->state == COLLECTOR_UP && collector_stream(col))
+        collector_read(col);
+    if (!col->conn) return; /* that failed, with its reason */
+    int err = 0;
+    socklen_t len = sizeof(err);
+    getsockopt(col->conn->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    collector_fail(col, "poll", err ? strerror(err) : uv_strerror(status));
+}
+
 static void collector_poll_cb(uv_poll_t *h, int status, int events)
 {
     collector_t *col = h->data;
     if (status < 0 && col->state != COLLECTOR_CONNECTING) {
-        collector_fail(col, "poll", uv_strerror(status));
+        collector_poll_error(col, status);
         return;
     }
     if (col->state == COLLECTOR_CONNECTING) { /* the socket's error says how it went */
@@ -898,6 +923,10 @@ static collector_t *collector_new(sender_t *s, const collector_config_t *cfg, ch
         free(col);
         return NULL;
     }
+    if (cfg->transport == COLLECTOR_TLS && cfg->insecure)
+        log_warn("collector %s: tls.insecure: the collector's certificate and name are not "
+                 "verified",
+                 cfg->url);
     if (col->spool && !spool_empty(col->spool))
         log_info("collector %s: %" PRIu64 " bytes spooled by an earlier run will be replayed",
                  cfg->url, spool_bytes(col->spool));
