@@ -1036,6 +1036,18 @@ int sender_create(uv_loop_t *loop, const config_t *cfg, stats_t *stats, sender_t
     return HA_OK;
 }
 
+/* TLS packets leave the queue once written (the records hide whose bytes
+ * the collector's TCP has acknowledged), but until it has acknowledged all
+ * of them they are not there: closing now, a late word from the collector
+ * (a session ticket) draws a reset that discards what our kernel still
+ * holds. So a stop waits for that too. */
+static int collector_tls_unacked(const collector_t *col)
+{
+    int outq = 0;
+    return col->cfg.transport == COLLECTOR_TLS && col->state == COLLECTOR_UP && col->conn &&
+           ioctl(col->conn->fd, SIOCOUTQ, &outq) == 0 && outq > 0;
+}
+
 size_t sender_pending(const sender_t *s)
 {
     size_t n = 0;
@@ -1045,6 +1057,7 @@ size_t sender_pending(const sender_t *s)
         /* spooled packets count while they can still go now */
         if (col->spool && !spool_empty(col->spool) && col->state == COLLECTOR_UP) n++;
         if (col->state == COLLECTOR_DRAINING) n++;
+        if (collector_tls_unacked(col)) n++;
     }
     return n;
 }
