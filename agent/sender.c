@@ -89,7 +89,9 @@ struct collector {
     uint32_t backoff_ms;
     uint64_t last_progress_ms;
     uint64_t last_unreachable_ms;
-    int was_up; /* for logging state changes once, not every retry */
+    uint64_t handshake_start_ms;
+    int awaiting_verdict; /* TLS 1.3: handshake done, the collector is judging our certificate */
+    int was_up;           /* for logging state changes once, not every retry */
     int closing;
     int handles_open;
     collector_stats_t st;
@@ -299,6 +301,15 @@ static void collector_handshake(collector_t *col)
     if (rc == 1) {
         collector_up(col);
     } else if (rc == 0) {
+        if (!col->awaiting_verdict && tls_verdict_pending(col->tls)) {
+            /* its refusal would come one round trip after our last message:
+             * wait a few handshakes' time for it, not the whole connect timeout */
+            uint64_t now = uv_now(col->sender->loop);
+            uint64_t wait = HA_MAX(4 * (now - col->handshake_start_ms), SENDER_TLS_VERDICT_MIN_MS);
+            col->awaiting_verdict = 1;
+            uv_timer_start(&col->timer, collector_retry_cb,
+                           HA_MIN(wait, col->sender->delivery.connect_timeout_ms), 0);
+        }
         collector_update_events(col);
     } else {
         col->st.tls_failures++;
@@ -320,6 +331,8 @@ static void collector_connected(collector_t *col)
         return;
     }
     col->state = COLLECTOR_HANDSHAKE;
+    col->awaiting_verdict = 0;
+    col->handshake_start_ms = uv_now(col->sender->loop);
     /* the handshake gets its own connect_timeout_ms (a connect that
      * succeeded at once started no timer) */
     uv_timer_start(&col->timer, collector_retry_cb, col->sender->delivery.connect_timeout_ms, 0);
@@ -331,7 +344,7 @@ static void collector_retry_cb(uv_timer_t *t)
     collector_t *col = t->data;
     if (col->state == COLLECTOR_HANDSHAKE && tls_verdict_pending(col->tls)) {
         /* a collector that refuses our certificate does so at once; one that
-         * sends no session ticket says nothing when it accepts it */
+         * sends no session ticket says nothing when it takes it */
         collector_up(col);
         return;
     }
