@@ -25,7 +25,7 @@ source "$(dirname "$0")/lib.sh" "$@"
 #    8 the server requires a client certificate: none (TLS 1.3 and 1.2), a
 #      self-signed one -> refused; one from the CA -> accepted, also from a
 #      server that sends no session ticket (TLS 1.3: no word after the
-#      handshake, accepted after connect_timeout_ms)
+#      handshake, taken as acceptance after 0.5 s)
 #    9 hepagent -t: missing ca_file / ca_dir, key_file without cert_file,
 #      insecure with ca_file -> exit 2 naming the problem; valid -> exit 0
 #   10 SNI: server_name is sent; none for an IP address
@@ -41,7 +41,7 @@ command -v socat >/dev/null || fail "socat is needed (scripts/install-deps.sh)"
 command -v openssl >/dev/null || fail "the openssl command is needed"
 
 SHUTDOWN_MS=1000 # how long a refused case retries before giving up
-CONNECT_MS=1000  # connect + handshake timeout; also the ticketless verdict wait
+CONNECT_MS=1000  # connect, and handshake, timeout
 
 declare -a SERVER_PIDS=()
 declare -A PORT=() # server name -> its TCP port
@@ -348,10 +348,11 @@ refused "8b client cert required, none, TLS 1.2" "${PORT[mutual12]}" "{ $CA }" "
 refused "8c client cert not from the CA" "${PORT[mutual]}" \
     "{ $CA, \"cert_file\": \"$PKI/self.crt\", \"key_file\": \"$PKI/self.key\" }" "TLS handshake: .*alert unknown ca"
 accepted "8d client cert" "${PORT[mutual]}" "{ $CA, $CLIENT }"
-accepted "8e client cert, server without session tickets" "${PORT[noticket]}" "{ $CA, $CLIENT }"
-# the collector said nothing after the handshake: hepagent waited connect_timeout_ms
-[ "$(echo "$SECS >= $CONNECT_MS / 1000" | bc -l)" = 1 ] ||
-    fail "case 8e took $SECS s: it cannot have waited for the collector's verdict (${CONNECT_MS} ms)"
+# the collector says nothing after the handshake: hepagent waits at least
+# 0.5 s for a refusal before it sends (longer than the stop may take here)
+SHUTDOWN_MS=3000 accepted "8e client cert, server without session tickets" "${PORT[noticket]}" "{ $CA, $CLIENT }"
+[ "$(echo "$SECS >= 0.5" | bc -l)" = 1 ] ||
+    fail "case 8e took $SECS s: it cannot have waited 0.5 s for the collector's verdict"
 
 # SNI
 : >"$WORK/sni-sni.log"
