@@ -26,7 +26,8 @@ source "$(dirname "$0")/lib.sh" "$@"
 #      self-signed one -> refused; one from the CA -> accepted, also from a
 #      server that sends no session ticket (TLS 1.3: no word after the
 #      handshake, taken as acceptance after 0.5 s)
-#    9 hepagent -t: missing ca_file / ca_dir, key_file without cert_file,
+#    9 hepagent -t: missing ca_file / ca_dir, key_file without cert_file or
+#      not matching it,
 #      insecure with ca_file -> exit 2 naming the problem; valid -> exit 0
 #   10 SNI: server_name is sent; none for an IP address
 #   11 a slow collector that speaks 300 ms after the handshake: everything
