@@ -89,7 +89,9 @@ struct collector {
     uint32_t backoff_ms;
     uint64_t last_progress_ms;
     uint64_t last_unreachable_ms;
-    int was_up; /* for logging state changes once, not every retry */
+    uint64_t handshake_start_ms;
+    int awaiting_verdict; /* TLS 1.3: handshake done, the collector is judging our certificate */
+    int was_up;           /* for logging state changes once, not every retry */
     int closing;
     int handles_open;
     collector_stats_t st;
@@ -299,6 +301,15 @@ static void collector_handshake(collector_t *col)
     if (rc == 1) {
         collector_up(col);
     } else if (rc == 0) {
+        if (!col->awaiting_verdict && tls_verdict_pending(col->tls)) {
+            /* its refusal would come one round trip after our last message:
+             * wait a few handshakes' time for it, not the whole connect timeout */
+            uint64_t now = uv_now(col->sender->loop);
+            uint64_t wait = HA_MAX(4 * (now - col->handshake_start_ms), SENDER_TLS_VERDICT_MIN_MS);
+            col->awaiting_verdict = 1;
+            uv_timer_start(&col->timer, collector_retry_cb,
+                           HA_MIN(wait, col->sender->delivery.connect_timeout_ms), 0);
+        }
         collector_update_events(col);
     } else {
         col->st.tls_failures++;
@@ -320,12 +331,23 @@ static void collector_connected(collector_t *col)
         return;
     }
     col->state = COLLECTOR_HANDSHAKE;
+    col->awaiting_verdict = 0;
+    col->handshake_start_ms = uv_now(col->sender->loop);
+    /* the handshake gets its own connect_timeout_ms (a connect that
+     * succeeded at once started no timer) */
+    uv_timer_start(&col->timer, collector_retry_cb, col->sender->delivery.connect_timeout_ms, 0);
     collector_handshake(col);
 }
 
 static void collector_retry_cb(uv_timer_t *t)
 {
     collector_t *col = t->data;
+    if (col->state == COLLECTOR_HANDSHAKE && tls_verdict_pending(col->tls)) {
+        /* a collector that refuses our certificate does so at once; one that
+         * sends no session ticket says nothing when it takes it */
+        collector_up(col);
+        return;
+    }
     if (col->state == COLLECTOR_CONNECTING || col->state == COLLECTOR_HANDSHAKE) {
         collector_fail(col, "connect", "timed out");
         return;
@@ -569,11 +591,27 @@ static void collector_read(collector_t *col)
     }
 }
 
+/* libuv reports a socket error (POLLERR) as EBADF and stops polling. What
+ * arrived before the error says more (a TLS alert refusing us, the
+ * collector's last bytes), then the socket's own error (a reset). */
+static void collector_poll_error(collector_t *col, int status)
+{
+    if (col->state == COLLECTOR_HANDSHAKE)
+        collector_handshake(col);
+    else if (col->state == COLLECTOR_UP && collector_stream(col))
+        collector_read(col);
+    if (!col->conn) return; /* that failed, with its reason */
+    int err = 0;
+    socklen_t len = sizeof(err);
+    getsockopt(col->conn->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    collector_fail(col, "poll", err ? strerror(err) : uv_strerror(status));
+}
+
 static void collector_poll_cb(uv_poll_t *h, int status, int events)
 {
     collector_t *col = h->data;
     if (status < 0 && col->state != COLLECTOR_CONNECTING) {
-        collector_fail(col, "poll", uv_strerror(status));
+        collector_poll_error(col, status);
         return;
     }
     if (col->state == COLLECTOR_CONNECTING) { /* the socket's error says how it went */
@@ -898,6 +936,10 @@ static collector_t *collector_new(sender_t *s, const collector_config_t *cfg, ch
         free(col);
         return NULL;
     }
+    if (cfg->transport == COLLECTOR_TLS && cfg->insecure)
+        log_warn("collector %s: tls.insecure: the collector's certificate and name are not "
+                 "verified",
+                 cfg->url);
     if (col->spool && !spool_empty(col->spool))
         log_info("collector %s: %" PRIu64 " bytes spooled by an earlier run will be replayed",
                  cfg->url, spool_bytes(col->spool));
@@ -1007,6 +1049,18 @@ int sender_create(uv_loop_t *loop, const config_t *cfg, stats_t *stats, sender_t
     return HA_OK;
 }
 
+/* TLS packets leave the queue once written (the records hide whose bytes
+ * the collector's TCP has acknowledged), but until it has acknowledged all
+ * of them they are not there: closing now, a late word from the collector
+ * (a session ticket) draws a reset that discards what our kernel still
+ * holds. So a stop waits for that too. */
+static int collector_tls_unacked(const collector_t *col)
+{
+    int outq = 0;
+    return col->cfg.transport == COLLECTOR_TLS && col->state == COLLECTOR_UP && col->conn &&
+           ioctl(col->conn->fd, SIOCOUTQ, &outq) == 0 && outq > 0;
+}
+
 size_t sender_pending(const sender_t *s)
 {
     size_t n = 0;
@@ -1016,6 +1070,7 @@ size_t sender_pending(const sender_t *s)
         /* spooled packets count while they can still go now */
         if (col->spool && !spool_empty(col->spool) && col->state == COLLECTOR_UP) n++;
         if (col->state == COLLECTOR_DRAINING) n++;
+        if (collector_tls_unacked(col)) n++;
     }
     return n;
 }

@@ -1,15 +1,23 @@
 /* OpenSSL client sessions on non-blocking sockets. Partial writes are on, so
  * a write returns as soon as one record is out, and the buffer may move
- * between retries (the queue's front may be re-peeked). */
+ * between retries (the queue's front may be re-peeked).
+ *
+ * In TLS 1.3 our handshake ends before the collector has judged our
+ * certificate: it refuses it with an alert after our last handshake message.
+ * So when it asked for a certificate, the handshake is not done until it has
+ * spoken again (a session ticket, or that alert); otherwise the first packets
+ * would be written into a connection about to be refused, and lost. */
 #include "hepagent/tls.h"
 #include "hepagent/common.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct tls_ctx {
     SSL_CTX *ssl;
@@ -19,7 +27,25 @@ struct tls_ctx {
 
 struct tls_conn {
     SSL *ssl;
+    int handshake_done; /* SSL_do_handshake succeeded */
+    int cert_requested; /* the collector sent a CertificateRequest */
+    int peer_spoke;     /* it sent something after the handshake */
 };
+
+/* Watches the handshake messages the collector sends. */
+static void tls_message_cb(int write_p, int version, int content_type, const void *buf, size_t len,
+                           SSL *ssl, void *arg)
+{
+    (void)version;
+    (void)ssl;
+    tls_conn_t *c = arg;
+    if (write_p || !c || content_type != SSL3_RT_HANDSHAKE || len == 0) return;
+    const unsigned char *msg = buf;
+    if (c->handshake_done)
+        c->peer_spoke = 1; /* a session ticket, a key update */
+    else if (msg[0] == SSL3_MT_CERTIFICATE_REQUEST)
+        c->cert_requested = 1;
+}
 
 static void tls_error(char *err, size_t errlen, const char *what)
 {
@@ -28,6 +54,61 @@ static void tls_error(char *err, size_t errlen, const char *what)
     if (e) ERR_error_string_n(e, buf, sizeof(buf));
     snprintf(err, errlen, "%s%s%s", what, buf[0] ? ": " : "", buf);
     ERR_clear_error();
+}
+
+/* The CAs to verify the collector against; every message names the file. */
+static int tls_load_verify(SSL_CTX *ssl, const tls_options_t *o, char *err, size_t errlen)
+{
+    char what[4200];
+    SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+    if (!o->ca_file && !o->ca_dir) {
+        if (SSL_CTX_set_default_verify_paths(ssl) == 1) return HA_OK;
+        tls_error(err, errlen, "cannot load the system CA store");
+        return HA_EINVAL;
+    }
+    if (o->ca_file && SSL_CTX_load_verify_locations(ssl, o->ca_file, NULL) != 1) {
+        snprintf(what, sizeof(what), "cannot load ca_file %s", o->ca_file);
+        tls_error(err, errlen, what);
+        return HA_EINVAL;
+    }
+    if (o->ca_dir) {
+        /* OpenSSL opens the directory only when it verifies: a wrong path
+         * would show as every handshake failing */
+        struct stat st;
+        if (stat(o->ca_dir, &st) != 0) {
+            snprintf(err, errlen, "ca_dir %s: %s", o->ca_dir, strerror(errno));
+            return HA_EINVAL;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            snprintf(err, errlen, "ca_dir %s: not a directory", o->ca_dir);
+            return HA_EINVAL;
+        }
+        if (SSL_CTX_load_verify_locations(ssl, NULL, o->ca_dir) != 1) {
+            snprintf(what, sizeof(what), "cannot use ca_dir %s", o->ca_dir);
+            tls_error(err, errlen, what);
+            return HA_EINVAL;
+        }
+    }
+    return HA_OK;
+}
+
+static int tls_load_client_cert(SSL_CTX *ssl, const tls_options_t *o, char *err, size_t errlen)
+{
+    char what[4200];
+    if (SSL_CTX_use_certificate_chain_file(ssl, o->cert_file) != 1) {
+        snprintf(what, sizeof(what), "cannot load cert_file %s", o->cert_file);
+        tls_error(err, errlen, what);
+        return HA_EINVAL;
+    }
+    const char *key = o->key_file ? o->key_file : o->cert_file;
+    if (SSL_CTX_use_PrivateKey_file(ssl, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ssl) != 1) {
+        snprintf(what, sizeof(what), "cannot load key_file %s (or it does not match cert_file)",
+                 key);
+        tls_error(err, errlen, what);
+        return HA_EINVAL;
+    }
+    return HA_OK;
 }
 
 tls_ctx_t *tls_ctx_new(const tls_options_t *opts, char *err, size_t errlen)
@@ -42,35 +123,15 @@ tls_ctx_t *tls_ctx_new(const tls_options_t *opts, char *err, size_t errlen)
     }
     SSL_CTX_set_min_proto_version(c->ssl, TLS1_2_VERSION);
     SSL_CTX_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_msg_callback(c->ssl, tls_message_cb);
     c->insecure = opts->insecure;
     if (opts->server_name) c->server_name = strdup(opts->server_name);
-    if (opts->insecure) {
-        SSL_CTX_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
-    } else {
-        SSL_CTX_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);
-        int ok = (opts->ca_file || opts->ca_dir)
-                     ? SSL_CTX_load_verify_locations(c->ssl, opts->ca_file, opts->ca_dir)
-                     : SSL_CTX_set_default_verify_paths(c->ssl);
-        if (!ok) {
-            tls_error(err, errlen,
-                      opts->ca_file ? "cannot load the CA file" : "cannot load the CA directory");
-            tls_ctx_free(c);
-            return NULL;
-        }
-    }
-    if (opts->cert_file) {
-        if (SSL_CTX_use_certificate_chain_file(c->ssl, opts->cert_file) != 1) {
-            tls_error(err, errlen, "cannot load the client certificate");
-            tls_ctx_free(c);
-            return NULL;
-        }
-        const char *key = opts->key_file ? opts->key_file : opts->cert_file;
-        if (SSL_CTX_use_PrivateKey_file(c->ssl, key, SSL_FILETYPE_PEM) != 1 ||
-            SSL_CTX_check_private_key(c->ssl) != 1) {
-            tls_error(err, errlen, "cannot load the client key (or it does not match)");
-            tls_ctx_free(c);
-            return NULL;
-        }
+    int rc = opts->insecure ? (SSL_CTX_set_verify(c->ssl, SSL_VERIFY_NONE, NULL), HA_OK)
+                            : tls_load_verify(c->ssl, opts, err, errlen);
+    if (rc == HA_OK && opts->cert_file) rc = tls_load_client_cert(c->ssl, opts, err, errlen);
+    if (rc != HA_OK) {
+        tls_ctx_free(c);
+        return NULL;
     }
     return c;
 }
@@ -93,6 +154,7 @@ tls_conn_t *tls_conn_new(tls_ctx_t *ctx, int fd, const char *host, char *err, si
         tls_conn_free(c);
         return NULL;
     }
+    SSL_set_msg_callback_arg(c->ssl, c);
     const char *name = ctx->server_name ? ctx->server_name : host;
     unsigned char ip[16];
     int is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
@@ -145,14 +207,6 @@ static int tls_outcome(tls_conn_t *c, int rc, int *want, char *err, size_t errle
     return -1;
 }
 
-int tls_handshake(tls_conn_t *c, int *want, char *err, size_t errlen)
-{
-    ERR_clear_error();
-    int rc = SSL_do_handshake(c->ssl);
-    if (rc == 1) return 1;
-    return tls_outcome(c, rc, want, err, errlen, "TLS handshake");
-}
-
 ssize_t tls_write(tls_conn_t *c, const void *buf, size_t len, int *want, char *err, size_t errlen)
 {
     ERR_clear_error();
@@ -162,7 +216,9 @@ ssize_t tls_write(tls_conn_t *c, const void *buf, size_t len, int *want, char *e
     return tls_outcome(c, rc, want, err, errlen, "TLS write");
 }
 
-ssize_t tls_read_discard(tls_conn_t *c, int *want, char *err, size_t errlen)
+/* Reads and drops application data; processes what else comes (tickets,
+ * alerts). Bytes read, 0 nothing more now (*want set), -1 failed. */
+static ssize_t tls_read_some(tls_conn_t *c, int *want, char *err, size_t errlen, const char *what)
 {
     uint8_t scratch[4096];
     ssize_t total = 0;
@@ -174,8 +230,34 @@ ssize_t tls_read_discard(tls_conn_t *c, int *want, char *err, size_t errlen)
             total += (ssize_t)got;
             continue;
         }
-        int r = tls_outcome(c, rc, want, err, errlen, "TLS read");
+        int r = tls_outcome(c, rc, want, err, errlen, what);
         if (r == 0) return total;
         return -1;
     }
+}
+
+ssize_t tls_read_discard(tls_conn_t *c, int *want, char *err, size_t errlen)
+{
+    return tls_read_some(c, want, err, errlen, "TLS read");
+}
+
+int tls_verdict_pending(const tls_conn_t *c)
+{
+    return c->handshake_done && c->cert_requested && !c->peer_spoke &&
+           SSL_version(c->ssl) >= TLS1_3_VERSION;
+}
+
+int tls_handshake(tls_conn_t *c, int *want, char *err, size_t errlen)
+{
+    if (!c->handshake_done) {
+        ERR_clear_error();
+        int rc = SSL_do_handshake(c->ssl);
+        if (rc != 1) return tls_outcome(c, rc, want, err, errlen, "TLS handshake");
+        c->handshake_done = 1;
+    }
+    if (!tls_verdict_pending(c)) return 1;
+    ssize_t r = tls_read_some(c, want, err, errlen, "TLS handshake");
+    if (r < 0) return -1;
+    if (r > 0) c->peer_spoke = 1;
+    return tls_verdict_pending(c) ? 0 : 1;
 }

@@ -21,9 +21,10 @@
 typedef struct sender sender_t;
 
 enum {
-    SENDER_BATCH = 64,           /* datagrams per sendmmsg */
-    SENDER_HOUSEKEEPING_MS = 50, /* acknowledgement and spool checks */
-    SENDER_STALL_MS = 5000,      /* a collector that takes nothing this long is unhealthy */
+    SENDER_BATCH = 64,               /* datagrams per sendmmsg */
+    SENDER_HOUSEKEEPING_MS = 50,     /* acknowledgement and spool checks */
+    SENDER_STALL_MS = 5000,          /* a collector that takes nothing this long is unhealthy */
+    SENDER_TLS_VERDICT_MIN_MS = 500, /* least wait for a TLS 1.3 verdict on our certificate */
 };
 
 int sender_create(uv_loop_t *loop, const config_t *cfg, stats_t *stats, sender_t **out, char *err,

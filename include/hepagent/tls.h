@@ -31,8 +31,14 @@ void tls_ctx_free(tls_ctx_t *ctx);
 tls_conn_t *tls_conn_new(tls_ctx_t *ctx, int fd, const char *host, char *err, size_t errlen);
 void tls_conn_free(tls_conn_t *c);
 
-/* 1 done, 0 in progress (*want set), -1 failed (reason in err). */
+/* 1 done, 0 in progress (*want set), -1 failed (reason in err). With TLS
+ * 1.3 and a collector that asked for our certificate, done means it has
+ * spoken after the handshake without refusing us. */
 int tls_handshake(tls_conn_t *c, int *want, char *err, size_t errlen);
+/* The handshake is over but the collector has not yet said whether it takes
+ * our certificate (TLS 1.3). Silence until a timeout means it does: a
+ * refusal comes at once. */
+int tls_verdict_pending(const tls_conn_t *c);
 /* Bytes written (> 0), 0 when it must wait (*want set), -1 failed. */
 ssize_t tls_write(tls_conn_t *c, const void *buf, size_t len, int *want, char *err, size_t errlen);
 /* Reads and discards what the peer sent: bytes read, 0 nothing now (*want
