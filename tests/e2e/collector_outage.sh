@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# A TCP collector stops for OUTAGE_SECONDS (default 60) while RATE (default
+# 1000) SIP messages per second flow, then starts again on the same port.
+# Two hepagents capture the same generated OPTIONS (one Call-ID each) live on
+# loopback, side by side so both variants take the time of one:
+#   drop:  a 256 KB queue, no spool -> every message is delivered or counted
+#          as dropped (dropped_queue_full + dropped_shutdown), exactly;
+#   spool: a 1 MB queue overflowing to a spool -> every message delivered,
+#          none dropped, the spool empty at the end.
+# Neither may deliver a Call-ID twice. RSS is sampled every second during the
+# outage and must not grow by more than RSS_SLACK_KB (default 4096) after the
+# first 5 s (by then the queue is full: memory must stay flat from there).
+source "$(dirname "$0")/lib.sh" "$@"
+source "$E2E_DIR/delivery_lib.sh"
+
+OUTAGE=${OUTAGE_SECONDS:-60}
+RATE=${RATE:-1000}
+PRE=5  # seconds of traffic before the outage
+POST=5 # and after it
+RSS_SLACK_KB=${RSS_SLACK_KB:-4096}
+((OUTAGE >= 10)) || fail "OUTAGE_SECONDS must be at least 10"
+N=$((RATE * (PRE + OUTAGE + POST)))
+T0=$(date +%s)
+
+read -r GEN PORT_DROP PORT_SPOOL <<<"$(pick_ports 3)"
+sink_start drop "$PORT_DROP"
+sink_start spool "$PORT_SPOOL"
+DELIVERY='{"reconnect_min_ms": 100, "reconnect_max_ms": 1000'
+agent_config "$WORK/drop.json" "$GEN" \
+    "[{\"url\": \"tcp://127.0.0.1:$PORT_DROP\", \"queue_kb\": 256, \"drop\": \"oldest\"}]" \
+    "$DELIVERY}"
+agent_config "$WORK/spool.json" "$GEN" \
+    "[{\"url\": \"tcp://127.0.0.1:$PORT_SPOOL\", \"queue_kb\": 1024, \"spool\": true}]" \
+    "$DELIVERY, \"spool_dir\": \"$WORK/spool\", \"spool_mb\": 256}"
+agent_start drop "$WORK/drop.json"
+agent_start spool "$WORK/spool.json"
+wait_log drop "connected" 1 5
+wait_log spool "connected" 1 5
+note "$N messages at $RATE/s to udp/$GEN; collectors tcp/$PORT_DROP (drop), tcp/$PORT_SPOOL (spool)"
+
+"$PYTHON" "$SIPGEN" "$GEN" outage "$N" "$RATE" >"$WORK/gen.out" &
+GEN_PID=$!
+sleep "$PRE"
+((GEN_PID)) && kill -0 "$GEN_PID" 2>/dev/null || fail "the SIP generator stopped early"
+
+# ---- the outage ------------------------------------------------------------
+
+sink_stop drop spool
+note "collectors stopped at $(($(date +%s) - T0)) s"
+declare -A RSS=([drop]="" [spool]="")
+end=$((SECONDS + OUTAGE)) # by the clock: sampling takes time too
+while ((SECONDS < end)); do
+    sleep 1
+    for a in drop spool; do
+        pid=$(agent_pid "$a")
+        kill -0 "$pid" 2>/dev/null || { tail "$WORK/$a.log" >&2; fail "hepagent $a died during the outage"; }
+        RSS[$a]+="$(rss_kb "$pid") "
+    done
+done
+sink_start drop "$PORT_DROP"
+sink_start spool "$PORT_SPOOL"
+note "collectors started again at $(($(date +%s) - T0)) s"
+
+wait_exit "$GEN_PID" $((POST + 30)) || fail "the SIP generator did not finish"
+[ "$(cat "$WORK/gen.out")" = "$N" ] || fail "the generator sent $(cat "$WORK/gen.out") messages, want $N"
+# everything spooled has to reach the collector before the agent stops
+wait_for_lines "$(sink_files spool | tail -n 1)" 1 10 || fail "nothing reached the spool collector after the outage"
+for ((i = 0; i < 300; i++)); do
+    [ "$(cat $(sink_files spool) | wc -l)" -ge "$N" ] && break
+    sleep 0.1
+done
+agent_stop drop
+agent_stop spool
+sink_stop drop spool
+
+# ---- memory ----------------------------------------------------------------
+
+for a in drop spool; do
+    read -r min max at5 <<<"$(echo "${RSS[$a]}" | tr ' ' '\n' | awk 'NF {
+        if (min == "" || $1 < min) min = $1; if ($1 > max) max = $1; if (NR == 5) at5 = $1 }
+        END { print min, max, at5 }')"
+    note "$a: RSS during the outage (KB, 1/s): ${RSS[$a]}"
+    note "$a: RSS min $min KB, max $max KB, at 5 s $at5 KB: growth after 5 s $((max - at5)) KB (bound $RSS_SLACK_KB)"
+    ((max - at5 <= RSS_SLACK_KB)) || fail "$a: RSS grew by $((max - at5)) KB during the outage"
+done
+
+# ---- accounting --------------------------------------------------------------
+
+check_captured() {
+    local got
+    got=$(stat "$1" rules_sent)
+    [ "$got" = "$N" ] || fail "$1: hepagent captured $got of $N messages (kernel_dropped $(stat "$1" 'interface[lo].kernel_dropped'))"
+}
+C="collector[tcp://127.0.0.1:$PORT_DROP]"
+check_captured drop
+read -r pkts distinct dups <<<"$(callids $(sink_files drop))"
+full=$(stat drop "$C.dropped_queue_full")
+shut=$(stat drop "$C.dropped_shutdown")
+errs=$(stat drop "$C.send_errors")
+sent=$(stat drop "$C.sent")
+note "drop: sent $N; delivered $distinct distinct ($pkts packets, $dups duplicates); dropped $full (queue full) + $shut (shutdown) + $errs (send errors); connects $(stat drop "$C.connects"), retransmitted $(stat drop "$C.retransmitted")"
+((full > 0)) || fail "drop: nothing was dropped: the outage did not fill the queue"
+((distinct + full + shut + errs == N)) ||
+    fail "drop: delivered $distinct + dropped $((full + shut + errs)) = $((distinct + full + shut + errs)), want $N"
+((dups == 0)) || fail "drop: $dups Call-IDs arrived more than once"
+((sent == pkts)) || fail "drop: hepagent counted $sent sent, the collector read $pkts"
+
+C="collector[tcp://127.0.0.1:$PORT_SPOOL]"
+check_captured spool
+read -r pkts distinct dups <<<"$(callids $(sink_files spool))"
+lost=0
+for k in dropped_queue_full dropped_shutdown send_errors spool_dropped spool_corrupt; do
+    lost=$((lost + $(stat spool "$C.$k")))
+done
+spooled=$(stat spool "$C.spooled")
+replayed=$(stat spool "$C.replayed")
+note "spool: sent $N; delivered $distinct distinct ($pkts packets, $dups duplicates); dropped $lost; spooled $spooled, replayed $replayed, left $(stat spool "$C.spool_bytes") bytes; connects $(stat spool "$C.connects"), retransmitted $(stat spool "$C.retransmitted")"
+((spooled > 0)) || fail "spool: nothing was spooled: the outage did not fill the queue"
+((lost == 0)) || fail "spool: $lost messages dropped"
+((distinct == N)) || fail "spool: $distinct of $N Call-IDs delivered"
+((dups == 0)) || fail "spool: $dups Call-IDs arrived more than once"
+((replayed == spooled)) || fail "spool: $spooled spooled but $replayed replayed"
+[ "$(stat spool "$C.spool_bytes")" = 0 ] || fail "spool: $(stat spool "$C.spool_bytes") bytes left in the spool"
+note "PASS collector outage of $OUTAGE s ($(($(date +%s) - T0)) s)"
