@@ -622,6 +622,9 @@ static int collector_drop_front(collector_t *col)
 static void collector_enqueue(collector_t *col, const uint8_t *pkt, size_t len)
 {
     col->st.queued++;
+    /* A stall is measured from when something waits: a collector that was
+     * idle longer than SENDER_STALL_MS is not stalled by its first packet. */
+    if (col->queue.count == 0) col->last_progress_ms = uv_now(col->sender->loop);
     /* once packets wait in the spool, new ones queue behind them */
     if (col->spool && !spool_empty(col->spool)) {
         if (spool_append(col->spool, pkt, len, col->cfg.drop_oldest) == HA_OK)
