@@ -103,12 +103,14 @@ wait_sink_lines() {
 }
 
 # agent_start NAME CONFIG: hepagent -c CONFIG --stats, log in $WORK/NAME.log;
-# returns once it captures.
+# returns once it captures. AGENT_WRAPPER (an array, e.g. valgrind and its
+# options) goes in front; AGENT_START_SECONDS (default 5) bounds the wait.
+AGENT_WRAPPER=()
 agent_start() {
     local name=$1 i
-    "$HEPAGENT" -c "$2" --stats 2>"$WORK/$name.log" &
+    "${AGENT_WRAPPER[@]}" "$HEPAGENT" -c "$2" --stats 2>"$WORK/$name.log" &
     AGENT_PIDS[$name]=$!
-    for ((i = 0; i < 100; i++)); do
+    for ((i = 0; i < ${AGENT_START_SECONDS:-5} * 20; i++)); do
         grep -q "capturing on" "$WORK/$name.log" && return 0
         kill -0 "${AGENT_PIDS[$name]}" 2>/dev/null || break
         sleep 0.05
@@ -145,6 +147,18 @@ wait_log() {
     done
     tail -n 20 "$WORK/$1.log" >&2
     fail "hepagent $1 did not log /$2/ (${3}x) within $4 s"
+}
+
+# live_stat NAME COUNTER: a counter of a running agent (SIGUSR1 logs them all).
+live_stat() {
+    local before i
+    before=$(grep -c "stats: process.max_rss_kb" "$WORK/$1.log" || true)
+    kill -USR1 "${AGENT_PIDS[$1]}"
+    for ((i = 0; i < 100; i++)); do
+        [ "$(grep -c "stats: process.max_rss_kb" "$WORK/$1.log" || true)" -gt "$before" ] && break
+        sleep 0.02
+    done
+    awk -v k="$2" '$3 == k { v = $4 } END { print v + 0 }' "$WORK/$1.log"
 }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }

@@ -8,10 +8,19 @@ captures them on loopback. Every message carries Call-ID PREFIX-N.
 COUNT OPTIONS requests (Call-IDs PREFIX-0 .. PREFIX-COUNT-1), or with --calls
 COUNT calls of seven messages each (INVITE, 100, 180, 200, ACK, BYE, 200, all
 with the call's Call-ID), paced at RATE messages per second. Prints the
-number of messages sent."""
+number of messages sent, also when stopped early by SIGTERM (then the last
+call may be incomplete)."""
+import signal
 import socket
 import sys
 import time
+
+stopping = False
+
+
+def stop(signum, frame):
+    global stopping
+    stopping = True
 
 
 def options(port, lport, cid, n):
@@ -58,12 +67,15 @@ def main():
     if len(args) != 4:
         sys.exit(__doc__)
     port, prefix, count, rate = int(args[0]), args[1], int(args[2]), float(args[3])
+    signal.signal(signal.SIGTERM, stop)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
     lport = s.getsockname()[1]
     start = time.monotonic()
     sent = 0
     for n in range(count):
+        if stopping:
+            break
         cid = f"{prefix}-{n}"
         msgs = call(port, lport, cid, n) if calls else [options(port, lport, cid, n)]
         for m in msgs:
