@@ -9,7 +9,13 @@
  *   -C N     close each TCP connection after N packets were read from it:
  *            the sink sends its FIN and goes on reading until the agent
  *            closes too, as a collector restarting cleanly would;
- *   -R SEED  with -C: after a random 1..N packets instead (seeded).
+ *   -R SEED  with -C: after a random 1..N packets instead (seeded);
+ *   -A       with -C: close abruptly instead, as a crashing collector does:
+ *            what is unread is discarded (its bytes are counted) and the
+ *            kernel resets the connection;
+ *   -B BYTES TCP receive buffer (the kernel doubles it): a small one keeps
+ *            bursts unacknowledged in the agent's socket, as a slow network
+ *            would, where loopback acknowledges at once.
  * SIGTERM/SIGINT stop it gracefully: the listeners close, every connection
  * is half-closed and read until its peer closes (at most 2 s), what is left
  * on UDP is read, the output is flushed and a summary goes to stderr. */
@@ -26,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,7 +41,7 @@ enum {
     MAX_CONNS = 64,
     BATCH = 64,
     CONN_BUF = 65536,     /* a HEP packet is at most 65535 bytes */
-    STALL_RCVBUF = 4096,  /* -S: the kernel doubles it */
+    STALL_RCVBUF = 4096,  /* -S without -B */
     STOP_GRACE_MS = 2000, /* at SIGTERM: how long peers get to close */
 };
 
@@ -53,8 +60,10 @@ typedef struct {
     uint64_t packets, invalid, bytes;
     uint64_t limit;
     uint64_t accepted, closed_by_sink;
-    uint64_t close_after; /* -C */
-    uint64_t rng;         /* -R: xorshift64 state; 0 without -R */
+    uint64_t discarded_bytes; /* -A: received (and acknowledged) but never read */
+    uint64_t close_after;     /* -C */
+    int abrupt;               /* -A */
+    uint64_t rng;             /* -R: xorshift64 state; 0 without -R */
 } sink_t;
 
 static volatile sig_atomic_t stop_flag;
@@ -252,7 +261,15 @@ static int read_tcp(sink_t *s, conn_t *c)
             if (total == 0 || (size_t)total > c->len - off) break;
             handle_packet(s, "tcp", c->buf + off, (size_t)total);
             off += (size_t)total;
-            if (++c->packets == c->close_after) half_close(s, c);
+            if (++c->packets != c->close_after) continue;
+            if (s->abrupt) {
+                int unread = 0;
+                if (ioctl(c->fd, FIONREAD, &unread) != 0 || unread < 0) unread = 0;
+                s->discarded_bytes += c->len - off + (uint64_t)unread;
+                s->closed_by_sink++;
+                return -1;
+            }
+            half_close(s, c);
         }
         memmove(c->buf, c->buf + off, c->len - off);
         c->len -= off;
@@ -262,7 +279,8 @@ static int read_tcp(sink_t *s, conn_t *c)
 static void usage(void)
 {
     fputs("usage: hep_sink [-u PORT] [-t PORT] [-b ADDR] [-o FILE] [-n COUNT] [-i IDLE_MS]\n"
-          "                [-T TOTAL_MS] [-p PORTFILE] [-q] [-S | -C N [-R SEED]]\n"
+          "                [-T TOTAL_MS] [-p PORTFILE] [-q] [-S | -C N [-R SEED] [-A]]\n"
+          "                [-B BYTES]\n"
           "  -u/-t  listen on UDP/TCP (0 = any free port; written to -p PORTFILE)\n"
           "  -n     exit after COUNT valid packets; -i exit after IDLE_MS without packets\n"
           "         (once one arrived); -T exit after TOTAL_MS in any case\n"
@@ -271,6 +289,9 @@ static void usage(void)
           "  -C N   close each TCP connection after N packets (FIN; what the agent\n"
           "         sent before it closed too is still read)\n"
           "  -R SEED  with -C: close after a random 1..N packets, from this seed\n"
+          "  -A     with -C: close abruptly: unread bytes are discarded (counted) and\n"
+          "         the connection is reset\n"
+          "  -B     TCP receive buffer in bytes (default: the kernel's; 4096 with -S)\n"
           "SIGTERM/SIGINT: half-close every connection, read until the peers close\n"
           "(at most 2 s), flush the output and exit 0.\n",
           stderr);
@@ -306,10 +327,10 @@ int main(int argc, char **argv)
 {
     sink_t s = {.out = stdout};
     const char *bind_addr = "127.0.0.1", *port_file = NULL;
-    int udp_port = -1, tcp_port = -1, stall = 0;
+    int udp_port = -1, tcp_port = -1, stall = 0, rcvbuf = 0;
     uint64_t idle_ms = 0, total_ms = 0, seed = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "u:t:b:o:n:i:T:p:qSC:R:")) != -1) {
+    while ((opt = getopt(argc, argv, "u:t:b:o:n:i:T:p:qSC:R:AB:")) != -1) {
         switch (opt) {
         case 'u':
             udp_port = atoi(optarg);
@@ -352,12 +373,19 @@ int main(int argc, char **argv)
         case 'R':
             seed = strtoull(optarg, NULL, 10);
             break;
+        case 'A':
+            s.abrupt = 1;
+            break;
+        case 'B':
+            rcvbuf = atoi(optarg);
+            if (rcvbuf <= 0) usage();
+            break;
         default:
             usage();
         }
     }
     if (udp_port < 0 && tcp_port < 0) usage();
-    if ((stall && s.close_after) || (seed && !s.close_after)) usage();
+    if ((stall && s.close_after) || ((seed || s.abrupt) && !s.close_after)) usage();
     if (seed) s.rng = seed * 0x9e3779b97f4a7c15ull | 1; /* xorshift needs a non-zero state */
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
@@ -366,8 +394,11 @@ int main(int argc, char **argv)
     int nconns = 0, udp_fd = -1, tcp_fd = -1, bound_udp = 0, bound_tcp = 0;
     if (udp_port >= 0) udp_fd = listen_socket(SOCK_DGRAM, bind_addr, udp_port, 0, &bound_udp);
     if (tcp_port >= 0)
-        tcp_fd =
-            listen_socket(SOCK_STREAM, bind_addr, tcp_port, stall ? STALL_RCVBUF : 0, &bound_tcp);
+        tcp_fd = listen_socket(SOCK_STREAM, bind_addr, tcp_port,
+                               rcvbuf  ? rcvbuf
+                               : stall ? STALL_RCVBUF
+                                       : 0,
+                               &bound_tcp);
     if (port_file) {
         char tmp[4096];
         snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
@@ -430,10 +461,10 @@ int main(int argc, char **argv)
     fflush(s.out);
     fprintf(stderr,
             "hep_sink: %llu packets, %llu invalid, %llu bytes, %llu connections, "
-            "%llu closed by the sink\n",
+            "%llu closed by the sink, %llu bytes discarded unread\n",
             (unsigned long long)s.packets, (unsigned long long)s.invalid,
             (unsigned long long)s.bytes, (unsigned long long)s.accepted,
-            (unsigned long long)s.closed_by_sink);
+            (unsigned long long)s.closed_by_sink, (unsigned long long)s.discarded_bytes);
     for (int k = 0; k < nconns; k++)
         close_conn(&conns[k]);
     if (s.out != stdout) fclose(s.out);
