@@ -263,6 +263,10 @@ static void collector_fail(collector_t *col, const char *what, const char *why)
         log_debug("collector %s: %s: %s", col->cfg.url, what, why);
     col->was_up = 0;
     col->st.disconnects++;
+    /* What the collector's TCP acknowledged arrived, even if the last check
+     * was before the break (the counts survive a reset): only the rest goes
+     * again, or it would arrive twice. */
+    collector_reclaim(col);
     collector_close_conn(col);
     collector_rewind(col);
     col->blocked = 0;
@@ -573,7 +577,13 @@ static void collector_poll_cb(uv_poll_t *h, int status, int events)
 {
     collector_t *col = h->data;
     if (status < 0 && col->state != COLLECTOR_CONNECTING) {
-        collector_fail(col, "poll", uv_strerror(status));
+        /* libuv reports any POLLERR as EBADF: the socket knows what it was */
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (getsockopt(col->conn->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err)
+            collector_fail_errno(col, "connection", err);
+        else
+            collector_fail(col, "poll", uv_strerror(status));
         return;
     }
     if (col->state == COLLECTOR_CONNECTING) { /* the socket's error says how it went */
