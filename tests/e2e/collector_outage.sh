@@ -7,7 +7,7 @@
 #          as dropped (dropped_queue_full + dropped_shutdown), exactly;
 #   spool: a 1 MB queue overflowing to a spool -> every message delivered,
 #          none dropped, the spool empty at the end.
-# Neither may deliver a Call-ID twice. RSS is sampled every second during the
+# Neither may deliver a Call-ID twice or out of order. RSS is sampled every second during the
 # outage and must not grow by more than RSS_SLACK_KB (default 4096) after the
 # first 5 s (by then the queue is full: memory must stay flat from there).
 source "$(dirname "$0")/lib.sh" "$@"
@@ -93,32 +93,34 @@ check_captured() {
 }
 C="collector[tcp://127.0.0.1:$PORT_DROP]"
 check_captured drop
-read -r pkts distinct dups <<<"$(callids $(sink_files drop))"
+read -r pkts distinct dups late <<<"$(callids $(sink_files drop))"
 full=$(stat drop "$C.dropped_queue_full")
 shut=$(stat drop "$C.dropped_shutdown")
 errs=$(stat drop "$C.send_errors")
 sent=$(stat drop "$C.sent")
-note "drop: sent $N; delivered $distinct distinct ($pkts packets, $dups duplicates); dropped $full (queue full) + $shut (shutdown) + $errs (send errors); connects $(stat drop "$C.connects"), retransmitted $(stat drop "$C.retransmitted")"
+note "drop: sent $N; delivered $distinct distinct ($pkts packets, $dups duplicates, $late out of order); dropped $full (queue full) + $shut (shutdown) + $errs (send errors); connects $(stat drop "$C.connects"), retransmitted $(stat drop "$C.retransmitted")"
 ((full > 0)) || fail "drop: nothing was dropped: the outage did not fill the queue"
 ((distinct + full + shut + errs == N)) ||
     fail "drop: delivered $distinct + dropped $((full + shut + errs)) = $((distinct + full + shut + errs)), want $N"
 ((dups == 0)) || fail "drop: $dups Call-IDs arrived more than once"
+((late == 0)) || fail "drop: $late messages arrived after later ones"
 ((sent == pkts)) || fail "drop: hepagent counted $sent sent, the collector read $pkts"
 
 C="collector[tcp://127.0.0.1:$PORT_SPOOL]"
 check_captured spool
-read -r pkts distinct dups <<<"$(callids $(sink_files spool))"
+read -r pkts distinct dups late <<<"$(callids $(sink_files spool))"
 lost=0
 for k in dropped_queue_full dropped_shutdown send_errors spool_dropped spool_corrupt; do
     lost=$((lost + $(stat spool "$C.$k")))
 done
 spooled=$(stat spool "$C.spooled")
 replayed=$(stat spool "$C.replayed")
-note "spool: sent $N; delivered $distinct distinct ($pkts packets, $dups duplicates); dropped $lost; spooled $spooled, replayed $replayed, left $(stat spool "$C.spool_bytes") bytes; connects $(stat spool "$C.connects"), retransmitted $(stat spool "$C.retransmitted")"
+note "spool: sent $N; delivered $distinct distinct ($pkts packets, $dups duplicates, $late out of order); dropped $lost; spooled $spooled, replayed $replayed, left $(stat spool "$C.spool_bytes") bytes; connects $(stat spool "$C.connects"), retransmitted $(stat spool "$C.retransmitted")"
 ((spooled > 0)) || fail "spool: nothing was spooled: the outage did not fill the queue"
 ((lost == 0)) || fail "spool: $lost messages dropped"
 ((distinct == N)) || fail "spool: $distinct of $N Call-IDs delivered"
 ((dups == 0)) || fail "spool: $dups Call-IDs arrived more than once"
+((late == 0)) || fail "spool: $late messages arrived after later ones: the spool was not replayed in order"
 ((replayed == spooled)) || fail "spool: $spooled spooled but $replayed replayed"
 [ "$(stat spool "$C.spool_bytes")" = 0 ] || fail "spool: $(stat spool "$C.spool_bytes") bytes left in the spool"
 note "PASS collector outage of $OUTAGE s ($(($(date +%s) - T0)) s)"

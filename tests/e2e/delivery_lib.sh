@@ -163,20 +163,27 @@ live_stat() {
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
-# callids FILES...: "packets distinct duplicated" over the Call-IDs in sink
-# output (a packet counts as a duplicate each time its Call-ID was seen before).
+# callids FILES...: "packets distinct duplicated late" over the Call-IDs in
+# sink output, files in the order given (a packet counts as a duplicate each
+# time its Call-ID was seen before; as late when a Call-ID PREFIX-N with a
+# higher N arrived before it).
 callids() {
     "$PYTHON" - "$@" <<'PY'
 import json, sys
 seen = {}
-n = 0
+n = late = 0
+top = -1
 for path in sys.argv[1:]:
     with open(path) as f:
         for line in f:
             c = json.loads(line).get("corr", "-")
             seen[c] = seen.get(c, 0) + 1
             n += 1
-print(n, len(seen), n - len(seen))
+            k = int(c.rsplit("-", 1)[1]) if c.rsplit("-", 1)[-1].isdigit() else -1
+            if k < top:
+                late += 1
+            top = max(top, k)
+print(n, len(seen), n - len(seen), late)
 PY
 }
 

@@ -72,9 +72,9 @@ sink_stop closing
 # the counters at exit, and the leak checker's verdict
 connects=$(stat agent "$C_CLOSE.connects")
 failures=$(stat agent "$C_REFUSED.disconnects")
-read -r pkts distinct dups <<<"$(callids $(sink_files closing))"
+read -r pkts distinct dups late <<<"$(callids $(sink_files closing))"
 dropped=$(($(stat agent "$C_REFUSED.dropped_queue_full") + $(stat agent "$C_REFUSED.dropped_shutdown")))
-note "closing: $((connects - 1)) reconnects, $distinct of $N delivered ($dups duplicates, $(stat agent "$C_CLOSE.retransmitted") retransmitted); refused: $failures failed attempts, $dropped of $N dropped"
+note "closing: $((connects - 1)) reconnects, $distinct of $N delivered ($dups duplicates, $late out of order, $(stat agent "$C_CLOSE.retransmitted") retransmitted); refused: $failures failed attempts, $dropped of $N dropped"
 if grep -qE "LeakSanitizer|AddressSanitizer|runtime error:|definitely lost|indirectly lost|possibly lost" "$WORK/agent.log"; then
     # the report without the counters and log lines (sed reads it all: no SIGPIPE)
     grep -vE "^hepagent: |^[][a-zA-Z0-9_.:/]+ [0-9]+$" "$WORK/agent.log" | sed -n '1,80p' >&2
@@ -83,7 +83,7 @@ fi
 [ "$WAIT_RC" = 0 ] || { tail -n 40 "$WORK/agent.log" >&2; fail "hepagent exited $WAIT_RC"; }
 ((connects > RECONNECTS)) || fail "only $((connects - 1)) reconnects, want $RECONNECTS"
 ((failures >= RECONNECTS)) || fail "only $failures refused attempts, want $RECONNECTS"
-((distinct == N && dups == 0)) || fail "want each of the $N Call-IDs once at the closing collector"
+((distinct == N && dups == 0 && late == 0)) || fail "want each of the $N Call-IDs once, in order, at the closing collector"
 ((dropped == N)) || fail "the refused collector dropped $dropped, want $N"
 if [ "$checker" = rss ]; then
     note "RSS after $((RECONNECTS / 5)) reconnects ${rss_early} KB, at the end ${rss_late} KB"
