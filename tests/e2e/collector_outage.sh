@@ -6,7 +6,10 @@
 #   drop:  a 256 KB queue, no spool -> every message is delivered or counted
 #          as dropped (dropped_queue_full + dropped_shutdown), exactly;
 #   spool: a 1 MB queue overflowing to a spool -> every message delivered,
-#          none dropped, the spool empty at the end.
+#          none dropped, the spool empty at the end;
+#   restart: the same as spool, but hepagent is itself restarted halfway
+#          through the outage (SIGTERM puts its queue in front of the spool)
+#          -> every message it captured in either run is delivered.
 # Neither may deliver a Call-ID twice or out of order. RSS is sampled every second during the
 # outage and must not grow by more than RSS_SLACK_KB (default 4096) after the
 # first 5 s (by then the queue is full: memory must stay flat from there).
@@ -22,9 +25,10 @@ RSS_SLACK_KB=${RSS_SLACK_KB:-4096}
 N=$((RATE * (PRE + OUTAGE + POST)))
 T0=$(date +%s)
 
-read -r GEN PORT_DROP PORT_SPOOL <<<"$(pick_ports 3)"
+read -r GEN PORT_DROP PORT_SPOOL PORT_RESTART <<<"$(pick_ports 4)"
 sink_start drop "$PORT_DROP"
 sink_start spool "$PORT_SPOOL"
+sink_start restart "$PORT_RESTART"
 DELIVERY='{"reconnect_min_ms": 100, "reconnect_max_ms": 1000'
 agent_config "$WORK/drop.json" "$GEN" \
     "[{\"url\": \"tcp://127.0.0.1:$PORT_DROP\", \"queue_kb\": 256, \"drop\": \"oldest\"}]" \
@@ -32,11 +36,17 @@ agent_config "$WORK/drop.json" "$GEN" \
 agent_config "$WORK/spool.json" "$GEN" \
     "[{\"url\": \"tcp://127.0.0.1:$PORT_SPOOL\", \"queue_kb\": 1024, \"spool\": true}]" \
     "$DELIVERY, \"spool_dir\": \"$WORK/spool\", \"spool_mb\": 256}"
+# (a collector that is down would hold its SIGTERM for shutdown_timeout_ms)
+AGENT_SHUTDOWN_MS=1000 agent_config "$WORK/restart.json" "$GEN" \
+    "[{\"url\": \"tcp://127.0.0.1:$PORT_RESTART\", \"queue_kb\": 1024, \"spool\": true}]" \
+    "$DELIVERY, \"spool_dir\": \"$WORK/spool-restart\", \"spool_mb\": 256}"
 agent_start drop "$WORK/drop.json"
 agent_start spool "$WORK/spool.json"
+agent_start restart1 "$WORK/restart.json"
 wait_log drop "connected" 1 5
 wait_log spool "connected" 1 5
-note "$N messages at $RATE/s to udp/$GEN; collectors tcp/$PORT_DROP (drop), tcp/$PORT_SPOOL (spool)"
+wait_log restart1 "connected" 1 5
+note "$N messages at $RATE/s to udp/$GEN; collectors tcp/$PORT_DROP (drop), tcp/$PORT_SPOOL (spool), tcp/$PORT_RESTART (restart)"
 
 "$PYTHON" "$SIPGEN" "$GEN" outage "$N" "$RATE" >"$WORK/gen.out" &
 GEN_PID=$!
@@ -45,10 +55,11 @@ sleep "$PRE"
 
 # ---- the outage ------------------------------------------------------------
 
-sink_stop drop spool
+sink_stop drop spool restart
 note "collectors stopped at $(($(date +%s) - T0)) s"
 declare -A RSS=([drop]="" [spool]="")
 end=$((SECONDS + OUTAGE)) # by the clock: sampling takes time too
+restart_at=$((SECONDS + OUTAGE / 2))
 while ((SECONDS < end)); do
     sleep 1
     for a in drop spool; do
@@ -56,9 +67,16 @@ while ((SECONDS < end)); do
         kill -0 "$pid" 2>/dev/null || { tail "$WORK/$a.log" >&2; fail "hepagent $a died during the outage"; }
         RSS[$a]+="$(rss_kb "$pid") "
     done
+    if ((restart_at && SECONDS >= restart_at)); then
+        agent_stop restart1 5
+        agent_start restart2 "$WORK/restart.json"
+        note "hepagent (restart) restarted at $(($(date +%s) - T0)) s"
+        restart_at=0
+    fi
 done
 sink_start drop "$PORT_DROP"
 sink_start spool "$PORT_SPOOL"
+sink_start restart "$PORT_RESTART"
 note "collectors started again at $(($(date +%s) - T0)) s"
 
 wait_exit "$GEN_PID" $((POST + 30)) || fail "the SIP generator did not finish"
@@ -69,9 +87,15 @@ for ((i = 0; i < 300; i++)); do
     [ "$(cat $(sink_files spool) | wc -l)" -ge "$N" ] && break
     sleep 0.1
 done
+C="collector[tcp://127.0.0.1:$PORT_RESTART]"
+for ((i = 0; i < 300; i++)); do
+    [ "$(live_stat restart2 "$C.queue_packets")" = 0 ] && [ "$(live_stat restart2 "$C.spool_bytes")" = 0 ] && break
+    sleep 0.1
+done
 agent_stop drop
 agent_stop spool
-sink_stop drop spool
+agent_stop restart2
+sink_stop drop spool restart
 
 # ---- memory ----------------------------------------------------------------
 
@@ -123,4 +147,22 @@ note "spool: sent $N; delivered $distinct distinct ($pkts packets, $dups duplica
 ((late == 0)) || fail "spool: $late messages arrived after later ones: the spool was not replayed in order"
 ((replayed == spooled)) || fail "spool: $spooled spooled but $replayed replayed"
 [ "$(stat spool "$C.spool_bytes")" = 0 ] || fail "spool: $(stat spool "$C.spool_bytes") bytes left in the spool"
+
+C="collector[tcp://127.0.0.1:$PORT_RESTART]"
+captured=$(($(stat restart1 rules_sent) + $(stat restart2 rules_sent)))
+read -r pkts distinct dups late <<<"$(callids $(sink_files restart))"
+lost=0
+for run in restart1 restart2; do
+    for k in dropped_queue_full dropped_shutdown send_errors spool_dropped spool_corrupt; do
+        lost=$((lost + $(stat "$run" "$C.$k")))
+    done
+done
+at_shutdown=$(stat restart1 "$C.spooled_at_shutdown")
+note "restart: captured $captured of $N (the rest while no hepagent ran); delivered $distinct distinct ($pkts packets, $dups duplicates, $late out of order); dropped $lost; first run: spooled $(stat restart1 "$C.spooled") + $at_shutdown at shutdown; second run: replayed $(stat restart2 "$C.replayed"), left $(stat restart2 "$C.spool_bytes") bytes"
+((at_shutdown > 0)) || fail "restart: the first run put nothing in the spool at shutdown"
+((captured >= N - 2 * RATE)) || fail "restart: only $captured of $N captured: the restart took over 2 s"
+((lost == 0)) || fail "restart: $lost messages dropped"
+((distinct == captured && dups == 0 && late == 0)) ||
+    fail "restart: want the $captured captured Call-IDs once each, in order"
+[ "$(stat restart2 "$C.spool_bytes")" = 0 ] || fail "restart: bytes left in the spool"
 note "PASS collector outage of $OUTAGE s ($(($(date +%s) - T0)) s)"
