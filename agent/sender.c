@@ -41,6 +41,7 @@
     X(replayed, "packets read back from the spool")                                                \
     X(spool_corrupt, "damaged spool records skipped")                                              \
     X(spool_dropped, "packets dropped because the spool was full or failed")                       \
+    X(spool_evicted, "spooled packets lost with the oldest spool file (drop: oldest)")             \
     X(spooled_at_shutdown, "queued packets put in the spool at shutdown")                          \
     X(reply_bytes, "bytes the collector sent back (ignored)")
 
@@ -629,6 +630,17 @@ static int collector_drop_front(collector_t *col)
     return 1;
 }
 
+/* When the spool is full, "drop oldest" evicts its oldest file (counted
+ * by the spool), "drop newest" refuses this packet. */
+static void collector_spool(collector_t *col, const uint8_t *pkt, size_t len)
+{
+    if (spool_append(col->spool, pkt, len, col->cfg.drop_oldest) == HA_OK)
+        col->st.spooled++;
+    else
+        col->st.spool_dropped++;
+    col->st.spool_evicted = spool_stats(col->spool)->evicted;
+}
+
 static void collector_enqueue(collector_t *col, const uint8_t *pkt, size_t len)
 {
     col->st.queued++;
@@ -637,10 +649,7 @@ static void collector_enqueue(collector_t *col, const uint8_t *pkt, size_t len)
     if (col->queue.count == 0) col->last_progress_ms = uv_now(col->sender->loop);
     /* once packets wait in the spool, new ones queue behind them */
     if (col->spool && !spool_empty(col->spool)) {
-        if (spool_append(col->spool, pkt, len, col->cfg.drop_oldest) == HA_OK)
-            col->st.spooled++;
-        else
-            col->st.spool_dropped++;
+        collector_spool(col, pkt, len);
         return;
     }
     if (queue_fits(&col->queue, len)) {
@@ -648,10 +657,7 @@ static void collector_enqueue(collector_t *col, const uint8_t *pkt, size_t len)
         return;
     }
     if (col->spool) {
-        if (spool_append(col->spool, pkt, len, col->cfg.drop_oldest) == HA_OK)
-            col->st.spooled++;
-        else
-            col->st.spool_dropped++;
+        collector_spool(col, pkt, len);
         return;
     }
     if (col->cfg.drop_oldest)

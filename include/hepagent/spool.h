@@ -15,7 +15,9 @@ typedef struct spool_stats {
     uint64_t written;      /* packets written */
     uint64_t read;         /* packets read back */
     uint64_t corrupt;      /* damaged records (rest of their file skipped) */
-    uint64_t dropped_full; /* packets dropped because the spool was full */
+    uint64_t dropped_full; /* packets refused because the spool was full */
+    uint64_t evicted;      /* packets lost with the oldest segment, dropped for room
+                            * (drop_oldest; estimated for files of an earlier run) */
     uint64_t write_errors; /* packets lost to a failed write */
 } spool_stats_t;
 

@@ -9,7 +9,9 @@
 #          none dropped, the spool empty at the end;
 #   restart: the same as spool, but hepagent is itself restarted halfway
 #          through the outage (SIGTERM puts its queue in front of the spool)
-#          -> every message it captured in either run is delivered.
+#          -> every message it captured in either run is delivered;
+#   full:  a spool of 8 MB that the outage overflows (from about 30 s), drop
+#          "oldest" -> delivered + dropped + evicted from the spool = sent.
 # Neither may deliver a Call-ID twice or out of order. RSS is sampled every second during the
 # outage and must not grow by more than RSS_SLACK_KB (default 4096) after the
 # first 5 s (by then the queue is full: memory must stay flat from there).
@@ -25,10 +27,11 @@ RSS_SLACK_KB=${RSS_SLACK_KB:-4096}
 N=$((RATE * (PRE + OUTAGE + POST)))
 T0=$(date +%s)
 
-read -r GEN PORT_DROP PORT_SPOOL PORT_RESTART <<<"$(pick_ports 4)"
+read -r GEN PORT_DROP PORT_SPOOL PORT_RESTART PORT_FULL <<<"$(pick_ports 5)"
 sink_start drop "$PORT_DROP"
 sink_start spool "$PORT_SPOOL"
 sink_start restart "$PORT_RESTART"
+sink_start full "$PORT_FULL"
 DELIVERY='{"reconnect_min_ms": 100, "reconnect_max_ms": 1000'
 agent_config "$WORK/drop.json" "$GEN" \
     "[{\"url\": \"tcp://127.0.0.1:$PORT_DROP\", \"queue_kb\": 256, \"drop\": \"oldest\"}]" \
@@ -36,6 +39,9 @@ agent_config "$WORK/drop.json" "$GEN" \
 agent_config "$WORK/spool.json" "$GEN" \
     "[{\"url\": \"tcp://127.0.0.1:$PORT_SPOOL\", \"queue_kb\": 1024, \"spool\": true}]" \
     "$DELIVERY, \"spool_dir\": \"$WORK/spool\", \"spool_mb\": 256}"
+agent_config "$WORK/full.json" "$GEN" \
+    "[{\"url\": \"tcp://127.0.0.1:$PORT_FULL\", \"queue_kb\": 256, \"spool\": true, \"drop\": \"oldest\"}]" \
+    "$DELIVERY, \"spool_dir\": \"$WORK/spool-full\", \"spool_mb\": 8}"
 # (a collector that is down would hold its SIGTERM for shutdown_timeout_ms)
 AGENT_SHUTDOWN_MS=1000 agent_config "$WORK/restart.json" "$GEN" \
     "[{\"url\": \"tcp://127.0.0.1:$PORT_RESTART\", \"queue_kb\": 1024, \"spool\": true}]" \
@@ -43,10 +49,9 @@ AGENT_SHUTDOWN_MS=1000 agent_config "$WORK/restart.json" "$GEN" \
 agent_start drop "$WORK/drop.json"
 agent_start spool "$WORK/spool.json"
 agent_start restart1 "$WORK/restart.json"
-wait_log drop "connected" 1 5
-wait_log spool "connected" 1 5
-wait_log restart1 "connected" 1 5
-note "$N messages at $RATE/s to udp/$GEN; collectors tcp/$PORT_DROP (drop), tcp/$PORT_SPOOL (spool), tcp/$PORT_RESTART (restart)"
+agent_start full "$WORK/full.json"
+for a in drop spool restart1 full; do wait_log "$a" "connected" 1 5; done
+note "$N messages at $RATE/s to udp/$GEN; collectors tcp/$PORT_DROP (drop), tcp/$PORT_SPOOL (spool), tcp/$PORT_RESTART (restart), tcp/$PORT_FULL (full)"
 
 "$PYTHON" "$SIPGEN" "$GEN" outage "$N" "$RATE" >"$WORK/gen.out" &
 GEN_PID=$!
@@ -55,7 +60,7 @@ sleep "$PRE"
 
 # ---- the outage ------------------------------------------------------------
 
-sink_stop drop spool restart
+sink_stop drop spool restart full
 note "collectors stopped at $(($(date +%s) - T0)) s"
 declare -A RSS=([drop]="" [spool]="")
 end=$((SECONDS + OUTAGE)) # by the clock: sampling takes time too
@@ -77,6 +82,7 @@ done
 sink_start drop "$PORT_DROP"
 sink_start spool "$PORT_SPOOL"
 sink_start restart "$PORT_RESTART"
+sink_start full "$PORT_FULL"
 note "collectors started again at $(($(date +%s) - T0)) s"
 
 wait_exit "$GEN_PID" $((POST + 30)) || fail "the SIP generator did not finish"
@@ -87,15 +93,17 @@ for ((i = 0; i < 300; i++)); do
     [ "$(cat $(sink_files spool) | wc -l)" -ge "$N" ] && break
     sleep 0.1
 done
-C="collector[tcp://127.0.0.1:$PORT_RESTART]"
-for ((i = 0; i < 300; i++)); do
-    [ "$(live_stat restart2 "$C.queue_packets")" = 0 ] && [ "$(live_stat restart2 "$C.spool_bytes")" = 0 ] && break
-    sleep 0.1
+# until the spools are empty
+for a in restart2 full; do
+    C="collector[tcp://127.0.0.1:$PORT_RESTART]"
+    [ "$a" = full ] && C="collector[tcp://127.0.0.1:$PORT_FULL]"
+    for ((i = 0; i < 300; i++)); do
+        [ "$(live_stat "$a" "$C.queue_packets")" = 0 ] && [ "$(live_stat "$a" "$C.spool_bytes")" = 0 ] && break
+        sleep 0.1
+    done
 done
-agent_stop drop
-agent_stop spool
-agent_stop restart2
-sink_stop drop spool restart
+for a in drop spool restart2 full; do agent_stop "$a"; done
+sink_stop drop spool restart full
 
 # ---- memory ----------------------------------------------------------------
 
@@ -165,4 +173,17 @@ note "restart: captured $captured of $N (the rest while no hepagent ran); delive
 ((distinct == captured && dups == 0 && late == 0)) ||
     fail "restart: want the $captured captured Call-IDs once each, in order"
 [ "$(stat restart2 "$C.spool_bytes")" = 0 ] || fail "restart: bytes left in the spool"
+
+C="collector[tcp://127.0.0.1:$PORT_FULL]"
+check_captured full
+read -r pkts distinct dups late <<<"$(callids $(sink_files full))"
+full=$(stat full "$C.dropped_queue_full")
+refused=$(stat full "$C.spool_dropped")
+evicted=$(stat full "$C.spool_evicted")
+shut=$(stat full "$C.dropped_shutdown")
+note "full: sent $N; delivered $distinct distinct ($pkts packets, $dups duplicates, $late out of order); spooled $(stat full "$C.spooled"), evicted from the spool $evicted, refused by it $refused; dropped $full (queue full) + $shut (shutdown)"
+((distinct + full + refused + evicted + shut == N)) ||
+    fail "full: delivered $distinct + dropped $((full + refused + evicted + shut)) != $N"
+((OUTAGE < 40 || evicted > 0)) || fail "full: a $OUTAGE s outage did not overflow the 8 MB spool"
+((dups == 0 && late == 0)) || fail "full: $dups duplicates, $late out of order"
 note "PASS collector outage of $OUTAGE s ($(($(date +%s) - T0)) s)"
