@@ -124,7 +124,8 @@ spool_t *spool_open(const char *dir, uint64_t max_bytes, char *err, size_t errle
             spool_add_segment(s, seq, (uint64_t)st.st_size, 0, 0);
     }
     closedir(d);
-    qsort(s->segs, s->nsegs, sizeof(*s->segs), spool_cmp);
+    /* an empty directory leaves segs NULL, which qsort may not be given */
+    if (s->nsegs > 1) qsort(s->segs, s->nsegs, sizeof(*s->segs), spool_cmp);
     return s;
 }
 
