@@ -88,7 +88,7 @@ for a in stall failover; do
     note "a: $a RSS (KB, 1/s): ${RSS[$a]}"
     note "a: $a RSS min $min KB, max $max KB, growth after 3 s $((max - at3)) KB (bound 4096)"
     ((max - at3 <= 4096)) || fail "$a: RSS grew by $((max - at3)) KB with a stalled collector"
-    got=$(stat "$a" rules_sent)
+    got=$(counter "$a" rules_sent)
     [ "$got" = "$N" ] || fail "$a: captured $got of $N messages: capture was held up"
 done
 [ "$(callids $(sink_files stall) $(sink_files stall2) | cut -d' ' -f1)" = 0 ] || fail "a stalled sink read something"
@@ -96,10 +96,10 @@ done
 # a1: the only collector stalls: everything queued is delivered (to the
 # kernel's buffers) or counted as dropped
 C="collector[$(tcp "$P_STALL")]"
-sent=$(stat stall "$C.sent")
-full=$(stat stall "$C.dropped_queue_full")
-shut=$(stat stall "$C.dropped_shutdown")
-note "a: stalled collector: queued $(stat stall "$C.queued"), sent (acknowledged by its kernel) $sent, dropped $full (queue full) + $shut (shutdown)"
+sent=$(counter stall "$C.sent")
+full=$(counter stall "$C.dropped_queue_full")
+shut=$(counter stall "$C.dropped_shutdown")
+note "a: stalled collector: queued $(counter stall "$C.queued"), sent (acknowledged by its kernel) $sent, dropped $full (queue full) + $shut (shutdown)"
 ((full > 0)) || fail "a: nothing dropped: the stalled collector's queue never filled"
 ((sent + full + shut == N)) || fail "a: sent $sent + dropped $((full + shut)) != $N"
 
@@ -111,9 +111,9 @@ import json, sys
 ids = [int(json.loads(l)["corr"].rsplit("-", 1)[1]) for f in sys.argv[1:] for l in open(f)]
 print(min(ids) if ids else -1, len(set(ids)), max(ids) if ids else -1)' $(sink_files good))
 read -r first ndistinct last <<<"$first"
-sent=$(stat failover "$C.sent")
-full=$(stat failover "$C.dropped_queue_full")
-shut=$(stat failover "$C.dropped_shutdown")
+sent=$(counter failover "$C.sent")
+full=$(counter failover "$C.dropped_queue_full")
+shut=$(counter failover "$C.dropped_shutdown")
 note "a: failover: stalled first collector sent $sent, dropped $full + $shut; the second got $distinct ($dups duplicates), Call-IDs $first..$last, i.e. from $(echo "scale=1; $first / $RATE" | bc) s on"
 ((first >= 0)) || fail "a: failover: the healthy collector got nothing"
 ((first <= 8 * RATE)) || fail "a: failover: traffic moved only after message $first (> 8 s)"
@@ -126,8 +126,8 @@ note "a: failover: stalled first collector sent $sent, dropped $full + $shut; th
 # b: random closes lose and duplicate nothing
 C="collector[$(tcp "$P_CLOSE")]"
 read -r pkts distinct dups late <<<"$(callids $(sink_files close))"
-connects=$(stat close "$C.connects")
-note "b: random closes: $distinct of $N delivered ($pkts packets, $dups duplicates, $late out of order); connects $connects, retransmitted $(stat close "$C.retransmitted"); sink: $(tail -n 1 "$WORK/close.sink.log")"
+connects=$(counter close "$C.connects")
+note "b: random closes: $distinct of $N delivered ($pkts packets, $dups duplicates, $late out of order); connects $connects, retransmitted $(counter close "$C.retransmitted"); sink: $(tail -n 1 "$WORK/close.sink.log")"
 ((connects > 10)) || fail "b: only $connects connections: the collector did not close them"
 ((distinct == N && dups == 0 && late == 0)) || fail "b: want each of $N Call-IDs once, in order"
 
@@ -137,11 +137,11 @@ read -r min_size max_size <<<"$("$PYTHON" -c '
 import json, sys
 sizes = [json.loads(l)["size"] for f in sys.argv[1:] for l in open(f)]
 print(min(sizes), max(sizes))' $(sink_files crash))"
-sent=$(stat crash "$C.sent")
-retrans=$(stat crash "$C.retransmitted")
+sent=$(counter crash "$C.sent")
+retrans=$(counter crash "$C.retransmitted")
 read -r closes discarded <<<"$(sed -nE 's/.* ([0-9]+) closed by the sink, ([0-9]+) bytes discarded.*/\1 \2/p' "$WORK/crash.sink.log" | tail -n 1)"
 lost=$((N - distinct))
-note "b: abrupt closes: $distinct of $N delivered, $lost lost, $dups duplicates, $late out of order; the collector closed $closes times, discarding $discarded bytes unread; hepagent: sent $sent, connects $(stat crash "$C.connects"), retransmitted $retrans"
+note "b: abrupt closes: $distinct of $N delivered, $lost lost, $dups duplicates, $late out of order; the collector closed $closes times, discarding $discarded bytes unread; hepagent: sent $sent, connects $(counter crash "$C.connects"), retransmitted $retrans"
 ((sent == N)) || fail "b: abrupt: hepagent counted $sent of $N as acknowledged"
 ((late == 0)) || fail "b: abrupt: $late messages arrived after later ones"
 ((closes > 10)) || fail "b: abrupt: only $closes closes"

@@ -120,17 +120,17 @@ done
 
 check_captured() {
     local got
-    got=$(stat "$1" rules_sent)
-    [ "$got" = "$N" ] || fail "$1: hepagent captured $got of $N messages (kernel_dropped $(stat "$1" 'interface[lo].kernel_dropped'))"
+    got=$(counter "$1" rules_sent)
+    [ "$got" = "$N" ] || fail "$1: hepagent captured $got of $N messages (kernel_dropped $(counter "$1" 'interface[lo].kernel_dropped'))"
 }
 C="collector[tcp://127.0.0.1:$PORT_DROP]"
 check_captured drop
 read -r pkts distinct dups late <<<"$(callids $(sink_files drop))"
-full=$(stat drop "$C.dropped_queue_full")
-shut=$(stat drop "$C.dropped_shutdown")
-errs=$(stat drop "$C.send_errors")
-sent=$(stat drop "$C.sent")
-note "drop: sent $N; delivered $distinct distinct ($pkts packets, $dups duplicates, $late out of order); dropped $full (queue full) + $shut (shutdown) + $errs (send errors); connects $(stat drop "$C.connects"), retransmitted $(stat drop "$C.retransmitted")"
+full=$(counter drop "$C.dropped_queue_full")
+shut=$(counter drop "$C.dropped_shutdown")
+errs=$(counter drop "$C.send_errors")
+sent=$(counter drop "$C.sent")
+note "drop: sent $N; delivered $distinct distinct ($pkts packets, $dups duplicates, $late out of order); dropped $full (queue full) + $shut (shutdown) + $errs (send errors); connects $(counter drop "$C.connects"), retransmitted $(counter drop "$C.retransmitted")"
 ((full > 0)) || fail "drop: nothing was dropped: the outage did not fill the queue"
 ((distinct + full + shut + errs == N)) ||
     fail "drop: delivered $distinct + dropped $((full + shut + errs)) = $((distinct + full + shut + errs)), want $N"
@@ -143,45 +143,45 @@ check_captured spool
 read -r pkts distinct dups late <<<"$(callids $(sink_files spool))"
 lost=0
 for k in dropped_queue_full dropped_shutdown send_errors spool_dropped spool_corrupt; do
-    lost=$((lost + $(stat spool "$C.$k")))
+    lost=$((lost + $(counter spool "$C.$k")))
 done
-spooled=$(stat spool "$C.spooled")
-replayed=$(stat spool "$C.replayed")
-note "spool: sent $N; delivered $distinct distinct ($pkts packets, $dups duplicates, $late out of order); dropped $lost; spooled $spooled, replayed $replayed, left $(stat spool "$C.spool_bytes") bytes; connects $(stat spool "$C.connects"), retransmitted $(stat spool "$C.retransmitted")"
+spooled=$(counter spool "$C.spooled")
+replayed=$(counter spool "$C.replayed")
+note "spool: sent $N; delivered $distinct distinct ($pkts packets, $dups duplicates, $late out of order); dropped $lost; spooled $spooled, replayed $replayed, left $(counter spool "$C.spool_bytes") bytes; connects $(counter spool "$C.connects"), retransmitted $(counter spool "$C.retransmitted")"
 ((spooled > 0)) || fail "spool: nothing was spooled: the outage did not fill the queue"
 ((lost == 0)) || fail "spool: $lost messages dropped"
 ((distinct == N)) || fail "spool: $distinct of $N Call-IDs delivered"
 ((dups == 0)) || fail "spool: $dups Call-IDs arrived more than once"
 ((late == 0)) || fail "spool: $late messages arrived after later ones: the spool was not replayed in order"
 ((replayed == spooled)) || fail "spool: $spooled spooled but $replayed replayed"
-[ "$(stat spool "$C.spool_bytes")" = 0 ] || fail "spool: $(stat spool "$C.spool_bytes") bytes left in the spool"
+[ "$(counter spool "$C.spool_bytes")" = 0 ] || fail "spool: $(counter spool "$C.spool_bytes") bytes left in the spool"
 
 C="collector[tcp://127.0.0.1:$PORT_RESTART]"
-captured=$(($(stat restart1 rules_sent) + $(stat restart2 rules_sent)))
+captured=$(($(counter restart1 rules_sent) + $(counter restart2 rules_sent)))
 read -r pkts distinct dups late <<<"$(callids $(sink_files restart))"
 lost=0
 for run in restart1 restart2; do
     for k in dropped_queue_full dropped_shutdown send_errors spool_dropped spool_corrupt; do
-        lost=$((lost + $(stat "$run" "$C.$k")))
+        lost=$((lost + $(counter "$run" "$C.$k")))
     done
 done
-at_shutdown=$(stat restart1 "$C.spooled_at_shutdown")
-note "restart: captured $captured of $N (the rest while no hepagent ran); delivered $distinct distinct ($pkts packets, $dups duplicates, $late out of order); dropped $lost; first run: spooled $(stat restart1 "$C.spooled") + $at_shutdown at shutdown; second run: replayed $(stat restart2 "$C.replayed"), left $(stat restart2 "$C.spool_bytes") bytes"
+at_shutdown=$(counter restart1 "$C.spooled_at_shutdown")
+note "restart: captured $captured of $N (the rest while no hepagent ran); delivered $distinct distinct ($pkts packets, $dups duplicates, $late out of order); dropped $lost; first run: spooled $(counter restart1 "$C.spooled") + $at_shutdown at shutdown; second run: replayed $(counter restart2 "$C.replayed"), left $(counter restart2 "$C.spool_bytes") bytes"
 ((at_shutdown > 0)) || fail "restart: the first run put nothing in the spool at shutdown"
 ((captured >= N - 2 * RATE)) || fail "restart: only $captured of $N captured: the restart took over 2 s"
 ((lost == 0)) || fail "restart: $lost messages dropped"
 ((distinct == captured && dups == 0 && late == 0)) ||
     fail "restart: want the $captured captured Call-IDs once each, in order"
-[ "$(stat restart2 "$C.spool_bytes")" = 0 ] || fail "restart: bytes left in the spool"
+[ "$(counter restart2 "$C.spool_bytes")" = 0 ] || fail "restart: bytes left in the spool"
 
 C="collector[tcp://127.0.0.1:$PORT_FULL]"
 check_captured full
 read -r pkts distinct dups late <<<"$(callids $(sink_files full))"
-full=$(stat full "$C.dropped_queue_full")
-refused=$(stat full "$C.spool_dropped")
-evicted=$(stat full "$C.spool_evicted")
-shut=$(stat full "$C.dropped_shutdown")
-note "full: sent $N; delivered $distinct distinct ($pkts packets, $dups duplicates, $late out of order); spooled $(stat full "$C.spooled"), evicted from the spool $evicted, refused by it $refused; dropped $full (queue full) + $shut (shutdown)"
+full=$(counter full "$C.dropped_queue_full")
+refused=$(counter full "$C.spool_dropped")
+evicted=$(counter full "$C.spool_evicted")
+shut=$(counter full "$C.dropped_shutdown")
+note "full: sent $N; delivered $distinct distinct ($pkts packets, $dups duplicates, $late out of order); spooled $(counter full "$C.spooled"), evicted from the spool $evicted, refused by it $refused; dropped $full (queue full) + $shut (shutdown)"
 ((distinct + full + refused + evicted + shut == N)) ||
     fail "full: delivered $distinct + dropped $((full + refused + evicted + shut)) != $N"
 ((OUTAGE < 40 || evicted > 0)) || fail "full: a $OUTAGE s outage did not overflow the 8 MB spool"

@@ -80,7 +80,8 @@ sink_stop() {
     done
 }
 
-sink_files() { ls "$WORK/$1".*.jsonl 2>/dev/null; }
+# sink_files NAME: its output files, one per start, in order
+sink_files() { ls -v "$WORK/$1".*.jsonl 2>/dev/null; }
 
 # sink_lines NAME...: HEP packets written so far by these sinks (all runs).
 sink_lines() {
@@ -131,9 +132,9 @@ agent_stop() {
     [ "$WAIT_RC" = 0 ] || { tail -n 40 "$WORK/$name.log" >&2; fail "hepagent $name exited $WAIT_RC"; }
 }
 
-# stat NAME COUNTER: a counter from the --stats lines of a stopped agent
+# counter NAME COUNTER: a counter from the --stats lines of a stopped agent
 # ("collector[tcp://...].sent"), 0 when absent.
-stat() {
+counter() {
     awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }' "$WORK/$1.log"
 }
 
@@ -189,7 +190,7 @@ PY
 
 # agent_config FILE "PORT..." COLLECTORS_JSON DELIVERY_JSON: capture on lo the
 # UDP datagrams to these ports, send every SIP message among them to the
-# collectors.
+# collectors; shutdown_timeout_ms is AGENT_SHUTDOWN_MS (default 10000).
 agent_config() {
     local bpf="" list="" p
     for p in $2; do

@@ -70,11 +70,11 @@ AGENT_PIDS[agent]=
 sink_stop closing
 
 # the counters at exit, and the leak checker's verdict
-connects=$(stat agent "$C_CLOSE.connects")
-failures=$(stat agent "$C_REFUSED.disconnects")
+connects=$(counter agent "$C_CLOSE.connects")
+failures=$(counter agent "$C_REFUSED.disconnects")
 read -r pkts distinct dups late <<<"$(callids $(sink_files closing))"
-dropped=$(($(stat agent "$C_REFUSED.dropped_queue_full") + $(stat agent "$C_REFUSED.dropped_shutdown")))
-note "closing: $((connects - 1)) reconnects, $distinct of $N delivered ($dups duplicates, $late out of order, $(stat agent "$C_CLOSE.retransmitted") retransmitted); refused: $failures failed attempts, $dropped of $N dropped"
+dropped=$(($(counter agent "$C_REFUSED.dropped_queue_full") + $(counter agent "$C_REFUSED.dropped_shutdown")))
+note "closing: $((connects - 1)) reconnects, $distinct of $N delivered ($dups duplicates, $late out of order, $(counter agent "$C_CLOSE.retransmitted") retransmitted); refused: $failures failed attempts, $dropped of $N dropped"
 if grep -qE "LeakSanitizer|AddressSanitizer|runtime error:|definitely lost|indirectly lost|possibly lost" "$WORK/agent.log"; then
     # the report without the counters and log lines (sed reads it all: no SIGPIPE)
     grep -vE "^hepagent: |^[][a-zA-Z0-9_.:/]+ [0-9]+$" "$WORK/agent.log" | sed -n '1,80p' >&2
