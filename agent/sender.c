@@ -667,7 +667,7 @@ static void collector_enqueue(collector_t *col, const uint8_t *pkt, size_t len)
 }
 
 /* Moves spooled packets back into a connected collector's queue while it
- * has room, oldest first. */
+ * is less than half full, oldest first. */
 static void collector_replay(collector_t *col)
 {
     if (!col->spool || col->state != COLLECTOR_UP) return;
@@ -676,7 +676,12 @@ static void collector_replay(collector_t *col)
     while (col->queue.bytes < col->queue.cap / 2 && col->queue.count < col->queue.max_count / 2 &&
            !spool_empty(col->spool)) {
         if (!spool_read(col->spool, buf, HEP_MAX_PACKET, &len)) break;
-        if (queue_push(&col->queue, buf, len) != HA_OK) break; /* cannot happen below half */
+        if (queue_push(&col->queue, buf, len) != HA_OK) {
+            /* half empty is not always room: the free bytes may lie in two
+             * runs too short for a big packet; it waits in the spool */
+            spool_unread(col->spool, len);
+            break;
+        }
         col->st.replayed++;
     }
     col->st.spool_corrupt = spool_stats(col->spool)->corrupt;

@@ -339,6 +339,16 @@ int spool_read(spool_t *s, uint8_t *buf, size_t cap, size_t *len)
     return 0;
 }
 
+void spool_unread(spool_t *s, size_t len)
+{
+    uint64_t back = SPOOL_RECORD_HEADER + len;
+    if (s->rfd < 0 || s->roff < back || s->rpackets == 0) return;
+    s->roff -= back;
+    lseek(s->rfd, (off_t)s->roff, SEEK_SET);
+    s->rpackets--;
+    s->stats.read--;
+}
+
 uint64_t spool_bytes(const spool_t *s)
 {
     return s->total_bytes + s->wlen;

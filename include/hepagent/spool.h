@@ -34,6 +34,9 @@ int spool_prepend(spool_t *s, const uint8_t *const *pkts, const size_t *lens, si
 
 /* The next packet into buf: 1 when one was read, 0 when the spool is empty. */
 int spool_read(spool_t *s, uint8_t *buf, size_t cap, size_t *len);
+/* Puts back the packet of len bytes the last spool_read returned: it is read
+ * again next (its reader had no room for it). */
+void spool_unread(spool_t *s, size_t len);
 
 /* Packets (counted from records; an estimate for files from an earlier run
  * until read) and bytes on disk. */

@@ -101,11 +101,35 @@ static void test_refused_when_full(void **state)
     spool_close(s);
 }
 
+/* A packet put back is read again next, and only once. */
+static void test_unread(void **state)
+{
+    (void)state;
+    char err[256];
+    spool_t *s = spool_open(dir, 8 << 20, err, sizeof(err));
+    assert_non_null(s);
+    for (uint32_t n = 0; n < 5; n++)
+        assert_int_equal(spool_append(s, pkt(n), PKT, 1), HA_OK);
+    static uint8_t buf[65536];
+    size_t len;
+    assert_true(spool_read(s, buf, sizeof(buf), &len));
+    assert_true(spool_read(s, buf, sizeof(buf), &len));
+    assert_int_equal(be32(buf + 6), 1);
+    spool_unread(s, len);
+    uint32_t first = 0;
+    assert_int_equal(read_all(s, &first), 4); /* 1 again, then 2, 3, 4 */
+    assert_int_equal(first, 1);
+    assert_int_equal(spool_stats(s)->read, 5);
+    assert_true(spool_empty(s));
+    spool_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_evicted_are_counted, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_refused_when_full, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_unread, make_dir, remove_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
