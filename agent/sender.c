@@ -116,6 +116,7 @@ struct sender {
 static void collector_connect(collector_t *col);
 static void collector_flush(collector_t *col);
 static void collector_update_events(collector_t *col);
+static void collector_replay(collector_t *col);
 
 static int collector_stream(const collector_t *col)
 {
@@ -525,6 +526,10 @@ static void collector_flush_stream(collector_t *col)
 static void collector_flush(collector_t *col)
 {
     if (col->state != COLLECTOR_UP || !col->conn || col->blocked) return;
+    /* The spool refills the queue at every chance to write: on the
+     * housekeeping tick alone (half the queue per 50 ms) a small queue
+     * replays slower than new traffic arrives, and the spool never drains. */
+    collector_replay(col);
     if (col->cfg.transport == COLLECTOR_UDP)
         collector_flush_udp(col);
     else
@@ -843,8 +848,7 @@ static void sender_housekeeping_cb(uv_timer_t *t)
         }
         if (col->state != COLLECTOR_UP) continue;
         collector_reclaim(col);
-        collector_replay(col);
-        collector_flush(col);
+        collector_flush(col); /* replays from the spool first */
         if (col->spool) spool_sync(col->spool);
     }
 }
