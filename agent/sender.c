@@ -41,6 +41,7 @@
     X(replayed, "packets read back from the spool")                                                \
     X(spool_corrupt, "damaged spool records skipped")                                              \
     X(spool_dropped, "packets dropped because the spool was full or failed")                       \
+    X(spool_evicted, "spooled packets lost with the oldest spool file (drop: oldest)")             \
     X(spooled_at_shutdown, "queued packets put in the spool at shutdown")                          \
     X(reply_bytes, "bytes the collector sent back (ignored)")
 
@@ -117,6 +118,7 @@ struct sender {
 static void collector_connect(collector_t *col);
 static void collector_flush(collector_t *col);
 static void collector_update_events(collector_t *col);
+static void collector_replay(collector_t *col);
 
 static int collector_stream(const collector_t *col)
 {
@@ -265,6 +267,10 @@ static void collector_fail(collector_t *col, const char *what, const char *why)
         log_debug("collector %s: %s: %s", col->cfg.url, what, why);
     col->was_up = 0;
     col->st.disconnects++;
+    /* What the collector's TCP acknowledged arrived, even if the last check
+     * was before the break (the counts survive a reset): only the rest goes
+     * again, or it would arrive twice. */
+    collector_reclaim(col);
     collector_close_conn(col);
     collector_rewind(col);
     col->blocked = 0;
@@ -542,6 +548,10 @@ static void collector_flush_stream(collector_t *col)
 static void collector_flush(collector_t *col)
 {
     if (col->state != COLLECTOR_UP || !col->conn || col->blocked) return;
+    /* The spool refills the queue at every chance to write: on the
+     * housekeeping tick alone (half the queue per 50 ms) a small queue
+     * replays slower than new traffic arrives, and the spool never drains. */
+    collector_replay(col);
     if (col->cfg.transport == COLLECTOR_UDP)
         collector_flush_udp(col);
     else
@@ -603,8 +613,10 @@ static void collector_poll_error(collector_t *col, int status)
     if (!col->conn) return; /* that failed, with its reason */
     int err = 0;
     socklen_t len = sizeof(err);
-    getsockopt(col->conn->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    collector_fail(col, "poll", err ? strerror(err) : uv_strerror(status));
+    if (getsockopt(col->conn->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err)
+        collector_fail_errno(col, "connection", err);
+    else
+        collector_fail(col, "poll", uv_strerror(status));
 }
 
 static void collector_poll_cb(uv_poll_t *h, int status, int events)
@@ -657,15 +669,26 @@ static int collector_drop_front(collector_t *col)
     return 1;
 }
 
+/* When the spool is full, "drop oldest" evicts its oldest file (counted
+ * by the spool), "drop newest" refuses this packet. */
+static void collector_spool(collector_t *col, const uint8_t *pkt, size_t len)
+{
+    if (spool_append(col->spool, pkt, len, col->cfg.drop_oldest) == HA_OK)
+        col->st.spooled++;
+    else
+        col->st.spool_dropped++;
+    col->st.spool_evicted = spool_stats(col->spool)->evicted;
+}
+
 static void collector_enqueue(collector_t *col, const uint8_t *pkt, size_t len)
 {
     col->st.queued++;
+    /* A stall is measured from when something waits: a collector that was
+     * idle longer than SENDER_STALL_MS is not stalled by its first packet. */
+    if (col->queue.count == 0) col->last_progress_ms = uv_now(col->sender->loop);
     /* once packets wait in the spool, new ones queue behind them */
     if (col->spool && !spool_empty(col->spool)) {
-        if (spool_append(col->spool, pkt, len, col->cfg.drop_oldest) == HA_OK)
-            col->st.spooled++;
-        else
-            col->st.spool_dropped++;
+        collector_spool(col, pkt, len);
         return;
     }
     if (queue_fits(&col->queue, len)) {
@@ -673,10 +696,7 @@ static void collector_enqueue(collector_t *col, const uint8_t *pkt, size_t len)
         return;
     }
     if (col->spool) {
-        if (spool_append(col->spool, pkt, len, col->cfg.drop_oldest) == HA_OK)
-            col->st.spooled++;
-        else
-            col->st.spool_dropped++;
+        collector_spool(col, pkt, len);
         return;
     }
     if (col->cfg.drop_oldest)
@@ -686,7 +706,7 @@ static void collector_enqueue(collector_t *col, const uint8_t *pkt, size_t len)
 }
 
 /* Moves spooled packets back into a connected collector's queue while it
- * has room, oldest first. */
+ * is less than half full, oldest first. */
 static void collector_replay(collector_t *col)
 {
     if (!col->spool || col->state != COLLECTOR_UP) return;
@@ -695,7 +715,12 @@ static void collector_replay(collector_t *col)
     while (col->queue.bytes < col->queue.cap / 2 && col->queue.count < col->queue.max_count / 2 &&
            !spool_empty(col->spool)) {
         if (!spool_read(col->spool, buf, HEP_MAX_PACKET, &len)) break;
-        if (queue_push(&col->queue, buf, len) != HA_OK) break; /* cannot happen below half */
+        if (queue_push(&col->queue, buf, len) != HA_OK) {
+            /* half empty is not always room: the free bytes may lie in two
+             * runs too short for a big packet; it waits in the spool */
+            spool_unread(col->spool, len);
+            break;
+        }
         col->st.replayed++;
     }
     col->st.spool_corrupt = spool_stats(col->spool)->corrupt;
@@ -857,8 +882,7 @@ static void sender_housekeeping_cb(uv_timer_t *t)
         }
         if (col->state != COLLECTOR_UP) continue;
         collector_reclaim(col);
-        collector_replay(col);
-        collector_flush(col);
+        collector_flush(col); /* replays from the spool first */
         if (col->spool) spool_sync(col->spool);
     }
 }

@@ -28,6 +28,8 @@ static const uint8_t spool_magic[4] = {'H', 'S', 'P', '1'};
 typedef struct {
     uint64_t seq;
     uint64_t bytes;
+    uint64_t packets; /* records in it, when written by this run */
+    int counted;      /* packets is exact (else the file is from an earlier run) */
 } segment_t;
 
 struct spool {
@@ -42,6 +44,7 @@ struct spool {
     int rfd; /* the first segment, open for reading */
     uint64_t rseq;
     uint64_t roff;
+    uint64_t rpackets; /* records read from it since it was opened */
     spool_stats_t stats;
 };
 
@@ -58,7 +61,8 @@ static int spool_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int spool_add_segment(spool_t *s, uint64_t seq, uint64_t bytes)
+static int spool_add_segment(spool_t *s, uint64_t seq, uint64_t bytes, uint64_t packets,
+                             int counted)
 {
     if (s->nsegs == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
@@ -67,7 +71,7 @@ static int spool_add_segment(spool_t *s, uint64_t seq, uint64_t bytes)
         s->segs = grown;
         s->cap = cap;
     }
-    s->segs[s->nsegs++] = (segment_t){seq, bytes};
+    s->segs[s->nsegs++] = (segment_t){seq, bytes, packets, counted};
     s->total_bytes += bytes;
     return HA_OK;
 }
@@ -117,10 +121,11 @@ spool_t *spool_open(const char *dir, uint64_t max_bytes, char *err, size_t errle
         struct stat st;
         spool_path(s, seq, "spool", path, sizeof(path));
         if (stat(path, &st) == 0 && s->nsegs < SPOOL_MAX_SEGMENTS)
-            spool_add_segment(s, seq, (uint64_t)st.st_size);
+            spool_add_segment(s, seq, (uint64_t)st.st_size, 0, 0);
     }
     closedir(d);
-    qsort(s->segs, s->nsegs, sizeof(*s->segs), spool_cmp);
+    /* an empty directory leaves segs NULL, which qsort may not be given */
+    if (s->nsegs > 1) qsort(s->segs, s->nsegs, sizeof(*s->segs), spool_cmp);
     return s;
 }
 
@@ -171,9 +176,18 @@ static void spool_close_reader(spool_t *s)
 static int spool_drop_oldest(spool_t *s)
 {
     if (s->nsegs < 2) return 0;
-    if (s->rfd >= 0 && s->rseq == s->segs[0].seq) spool_close_reader(s);
-    /* the packets in it are lost: estimate them from its size */
-    s->stats.dropped_full += s->segs[0].bytes / 512 + 1;
+    const segment_t *seg = &s->segs[0];
+    int reading = s->rfd >= 0 && s->rseq == seg->seq;
+    /* the packets not yet read from it are lost: counted exactly when this
+     * run wrote it, estimated from what is left of a file found at start */
+    if (seg->counted) {
+        uint64_t read = reading ? s->rpackets : 0;
+        s->stats.evicted += seg->packets > read ? seg->packets - read : 0;
+    } else {
+        uint64_t left = seg->bytes - (reading && s->roff < seg->bytes ? s->roff : 0);
+        s->stats.evicted += left / 512 + 1;
+    }
+    if (reading) spool_close_reader(s);
     spool_remove_segment(s, 0);
     return 1;
 }
@@ -202,7 +216,7 @@ int spool_append(spool_t *s, const uint8_t *pkt, size_t len, int drop_oldest)
         char path[4096];
         spool_path(s, seq, "spool", path, sizeof(path));
         s->wfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-        if (s->wfd < 0 || spool_add_segment(s, seq, 0) != HA_OK) {
+        if (s->wfd < 0 || spool_add_segment(s, seq, 0, 0, 1) != HA_OK) {
             if (s->wfd >= 0) close(s->wfd);
             s->wfd = -1;
             s->stats.write_errors++;
@@ -217,6 +231,7 @@ int spool_append(spool_t *s, const uint8_t *pkt, size_t len, int drop_oldest)
     memcpy(s->wbuf + s->wlen + SPOOL_RECORD_HEADER, pkt, len);
     s->wlen += need;
     s->segs[s->nsegs - 1].bytes += need;
+    s->segs[s->nsegs - 1].packets++;
     s->total_bytes += need;
     s->stats.written++;
     return HA_OK;
@@ -246,7 +261,7 @@ int spool_prepend(spool_t *s, const uint8_t *const *pkts, const size_t *lens, si
     }
     close(fd);
     /* insert at the front */
-    if (spool_add_segment(s, seq, bytes) == HA_OK) {
+    if (spool_add_segment(s, seq, bytes, n, 1) == HA_OK) {
         segment_t seg = s->segs[s->nsegs - 1];
         memmove(&s->segs[1], &s->segs[0], (s->nsegs - 1) * sizeof(*s->segs));
         s->segs[0] = seg;
@@ -263,6 +278,7 @@ static int spool_open_reader(spool_t *s)
     if (s->rfd < 0) return 0;
     s->rseq = s->segs[0].seq;
     s->roff = 0;
+    s->rpackets = 0;
     spool_path(s, s->segs[0].seq, "pos", path, sizeof(path));
     FILE *f = fopen(path, "r");
     if (f) {
@@ -315,11 +331,22 @@ int spool_read(spool_t *s, uint8_t *buf, size_t cap, size_t *len)
             continue;
         }
         s->roff += sizeof(h) + n;
+        s->rpackets++;
         *len = n;
         s->stats.read++;
         return 1;
     }
     return 0;
+}
+
+void spool_unread(spool_t *s, size_t len)
+{
+    uint64_t back = SPOOL_RECORD_HEADER + len;
+    if (s->rfd < 0 || s->roff < back || s->rpackets == 0) return;
+    s->roff -= back;
+    lseek(s->rfd, (off_t)s->roff, SEEK_SET);
+    s->rpackets--;
+    s->stats.read--;
 }
 
 uint64_t spool_bytes(const spool_t *s)

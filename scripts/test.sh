@@ -19,12 +19,13 @@ cmake --build build -j"$jobs"
 # The end-to-end tests are marked RUN_SERIAL; the rest run side by side.
 ctest --test-dir build --output-on-failure -j"$jobs" "$@"
 
-# Sanitizers: the unit and capture tests again, with every packet byte read
-# checked by AddressSanitizer and undefined behaviour fatal.
+# Sanitizers: the unit, capture and leak tests again, with every packet byte
+# read checked by AddressSanitizer, undefined behaviour fatal and
+# LeakSanitizer checking hepagent's exit after a thousand reconnects.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=address,undefined >/dev/null
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'unit|pcap' "$@"
+    ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'unit|pcap|leak' "$@"
 
 # Fuzzing: each libFuzzer target for a short, bounded time.
 if [ $# -eq 0 ] && [ "${FUZZ_SECONDS:-20}" != 0 ]; then

@@ -15,7 +15,9 @@ typedef struct spool_stats {
     uint64_t written;      /* packets written */
     uint64_t read;         /* packets read back */
     uint64_t corrupt;      /* damaged records (rest of their file skipped) */
-    uint64_t dropped_full; /* packets dropped because the spool was full */
+    uint64_t dropped_full; /* packets refused because the spool was full */
+    uint64_t evicted;      /* packets lost with the oldest segment, dropped for room
+                            * (drop_oldest; estimated for files of an earlier run) */
     uint64_t write_errors; /* packets lost to a failed write */
 } spool_stats_t;
 
@@ -32,6 +34,9 @@ int spool_prepend(spool_t *s, const uint8_t *const *pkts, const size_t *lens, si
 
 /* The next packet into buf: 1 when one was read, 0 when the spool is empty. */
 int spool_read(spool_t *s, uint8_t *buf, size_t cap, size_t *len);
+/* Puts back the packet of len bytes the last spool_read returned: it is read
+ * again next (its reader had no room for it). */
+void spool_unread(spool_t *s, size_t len);
 
 /* Packets (counted from records; an estimate for files from an earlier run
  * until read) and bytes on disk. */
