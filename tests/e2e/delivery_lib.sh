@@ -2,39 +2,8 @@
 # instances capturing generated SIP on loopback, TCP sinks on fixed ports
 # that can be stopped and started again, counters and RSS.
 
-# python3 (stdlib) generates the SIP and reads the sinks' output; prefer the
-# system one (a pyenv shim costs half a second per start)
-PYTHON=$(command -v /usr/bin/python3 python3 | head -n 1) || fail "python3 is needed"
 SIPGEN=$E2E_DIR/sipgen.py
 declare -A AGENT_PIDS=() SINK_PIDS=() SINK_RUNS=()
-
-# pick_ports N: N distinct ports in 20000-32000 that no TCP/UDP socket uses
-# (below the kernel's ephemeral range, so no client socket takes one later).
-pick_ports() {
-    local want=$1 used p n=0 picked=" "
-    used=" $(ss -Hantu 2>/dev/null | awk '{print $5}' | sed 's/.*://' | sort -u | tr '\n' ' ') "
-    while ((n < want)); do
-        p=$((20000 + RANDOM % 12000))
-        [[ "$used" == *" $p "* || "$picked" == *" $p "* ]] && continue
-        picked+="$p "
-        n=$((n + 1))
-    done
-    echo "$picked"
-}
-
-# wait_exit PID SECONDS: waits for a child to exit, sets WAIT_RC; 1 on timeout.
-wait_exit() {
-    local i
-    for ((i = 0; i < $2 * 20; i++)); do
-        if ! kill -0 "$1" 2>/dev/null; then
-            WAIT_RC=0
-            wait "$1" || WAIT_RC=$?
-            return 0
-        fi
-        sleep 0.05
-    done
-    return 1
-}
 
 # stop_pid PID SECONDS: SIGTERM, then SIGKILL if it is still there after SECONDS.
 stop_pid() {
