@@ -17,6 +17,7 @@
  * to -p PORTFILE. */
 #include "hepagent/common.h"
 #include "hepagent/hep.h"
+#include "sink_common.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -64,20 +65,6 @@ typedef struct {
     /* first and last arrival, wall clock */
     uint64_t first_us, last_us;
 } sink_t;
-
-static volatile sig_atomic_t stop_flag;
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static uint64_t wall_us(void)
 {
@@ -175,40 +162,6 @@ static void handle_hep(sink_t *s, const uint8_t *p, size_t n, uint64_t rx_us)
     if (s->want_callids && d.msg.correlation_id.len)
         ids_add(s, d.msg.correlation_id.ptr, d.msg.correlation_id.len);
     if (s->want_latency) record_latency(s, rx_us, d.msg.ts_sec, d.msg.ts_usec);
-}
-
-static int listen_socket(int type, const char *addr, int port, int rcvbuf_mb, int *bound)
-{
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, addr, &a.sin_addr) != 1) {
-        fprintf(stderr, "bench_sink: bad IPv4 address %s\n", addr);
-        exit(2);
-    }
-    int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        perror("bench_sink: socket");
-        exit(1);
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    int size = rcvbuf_mb << 20; /* SO_RCVBUFFORCE (root) may exceed rmem_max */
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        fprintf(stderr, "bench_sink: bind %s:%d: %s\n", addr, port, strerror(errno));
-        exit(1);
-    }
-    if (type == SOCK_STREAM && listen(fd, 64) != 0) {
-        perror("bench_sink: listen");
-        exit(1);
-    }
-    socklen_t len = sizeof(a);
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    *bound = ntohs(a.sin_port);
-    return fd;
 }
 
 /* Reads until the socket is empty. */
@@ -374,35 +327,23 @@ int main(int argc, char **argv)
         s.hist = calloc(LAT_BUCKETS, sizeof(*s.hist));
         if (!s.hist) return 1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    sink_signals();
 
     int udp_fd = -1, tcp_fd = -1, bound_udp = 0, bound_tcp = 0;
     if (udp_port >= 0) {
-        udp_fd = listen_socket(SOCK_DGRAM, bind_addr, udp_port, rcvbuf_mb, &bound_udp);
+        udp_fd = sink_listen("bench_sink", SOCK_DGRAM, bind_addr, udp_port, rcvbuf_mb << 20, &bound_udp);
         int one = 1;
         if (s.want_latency) setsockopt(udp_fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
     }
-    if (tcp_port >= 0) tcp_fd = listen_socket(SOCK_STREAM, bind_addr, tcp_port, rcvbuf_mb, &bound_tcp);
-    if (port_file) {
-        char tmp[4096];
-        snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
-        FILE *f = fopen(tmp, "w");
-        if (!f) return 1;
-        fprintf(f, "%d %d\n", bound_udp, bound_tcp);
-        fclose(f);
-        rename(tmp, port_file);
-    }
+    if (tcp_port >= 0) tcp_fd = sink_listen("bench_sink", SOCK_STREAM, bind_addr, tcp_port, rcvbuf_mb << 20, &bound_tcp);
+    if (port_file) sink_write_ports("bench_sink", port_file, bound_udp, bound_tcp);
     printf("listening udp=%d tcp=%d\n", bound_udp, bound_tcp);
     fflush(stdout);
 
     struct pollfd fds[2 + MAX_CONNS];
     conn_t conns[MAX_CONNS];
     int nconns = 0;
-    uint64_t start = mono_ms(), last = 0, accepted = 0;
+    uint64_t start = sink_mono_ms(), last = 0, accepted = 0;
     for (;;) {
         int n = 0;
         if (udp_fd >= 0) fds[n++] = (struct pollfd){.fd = udp_fd, .events = POLLIN};
@@ -410,7 +351,7 @@ int main(int argc, char **argv)
         int first_conn = n;
         for (int i = 0; i < nconns; i++)
             fds[n++] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
-        int stopping = stop_flag;
+        int stopping = sink_stop;
         /* on a stop request: one more non-blocking round for what is queued */
         int pr = poll(fds, (nfds_t)n, stopping ? 0 : 20);
         uint64_t before = s.bytes;
@@ -451,7 +392,7 @@ int main(int argc, char **argv)
                     k++;
             }
         }
-        uint64_t t = mono_ms();
+        uint64_t t = sink_mono_ms();
         if (s.bytes != before) last = t;
         if (stopping && s.bytes == before) break;
         if (s.limit && s.packets >= s.limit) break;

@@ -22,6 +22,7 @@
 #include "hepagent/common.h"
 #include "hepagent/compress.h"
 #include "hepagent/hep.h"
+#include "sink_common.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -65,20 +66,6 @@ typedef struct {
     int abrupt;               /* -A */
     uint64_t rng;             /* -R: xorshift64 state; 0 without -R */
 } sink_t;
-
-static volatile sig_atomic_t stop_flag;
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void json_string(FILE *out, ha_bytes_t b)
 {
@@ -159,48 +146,6 @@ static void handle_packet(sink_t *s, const char *transport, const uint8_t *p, si
 }
 
 /* rcvbuf > 0 sets the receive buffer, which accepted connections inherit. */
-static int listen_socket(int type, const char *addr, int port, int rcvbuf, int *bound)
-{
-    struct sockaddr_storage ss;
-    socklen_t len;
-    memset(&ss, 0, sizeof(ss));
-    if (strchr(addr, ':')) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        inet_pton(AF_INET6, addr, &a->sin6_addr);
-        len = sizeof(*a);
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)port);
-        inet_pton(AF_INET, addr, &a->sin_addr);
-        len = sizeof(*a);
-    }
-    int fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        fprintf(stderr, "hep_sink: socket: %s\n", strerror(errno));
-        exit(1);
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (type == SOCK_DGRAM) {
-        int size = 64 << 20; /* as root this can exceed rmem_max */
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-    }
-    if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
-        fprintf(stderr, "hep_sink: bind %s:%d: %s\n", addr, port, strerror(errno));
-        exit(1);
-    }
-    if (type == SOCK_STREAM) listen(fd, 16);
-    getsockname(fd, (struct sockaddr *)&ss, &len);
-    *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                            : ((struct sockaddr_in *)&ss)->sin_port);
-    return fd;
-}
-
 static void read_udp(sink_t *s, int fd)
 {
     static uint8_t bufs[BATCH][65536];
@@ -387,32 +332,23 @@ int main(int argc, char **argv)
     if (udp_port < 0 && tcp_port < 0) usage();
     if ((stall && s.close_after) || ((seed || s.abrupt) && !s.close_after)) usage();
     if (seed) s.rng = seed * 0x9e3779b97f4a7c15ull | 1; /* xorshift needs a non-zero state */
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
+    sink_signals();
     struct pollfd fds[2 + MAX_CONNS];
     conn_t conns[MAX_CONNS];
     int nconns = 0, udp_fd = -1, tcp_fd = -1, bound_udp = 0, bound_tcp = 0;
-    if (udp_port >= 0) udp_fd = listen_socket(SOCK_DGRAM, bind_addr, udp_port, 0, &bound_udp);
+    if (udp_port >= 0) udp_fd = sink_listen("hep_sink", SOCK_DGRAM, bind_addr, udp_port, 64 << 20, &bound_udp);
     if (tcp_port >= 0)
-        tcp_fd = listen_socket(SOCK_STREAM, bind_addr, tcp_port,
+        tcp_fd = sink_listen("hep_sink", SOCK_STREAM, bind_addr, tcp_port,
                                rcvbuf  ? rcvbuf
                                : stall ? STALL_RCVBUF
                                        : 0,
                                &bound_tcp);
-    if (port_file) {
-        char tmp[4096];
-        snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
-        FILE *f = fopen(tmp, "w");
-        if (!f) return 1;
-        fprintf(f, "%d %d\n", bound_udp, bound_tcp);
-        fclose(f);
-        rename(tmp, port_file); /* appears whole: tests wait for it */
-    }
-    uint64_t start = now_ms(), last = 0, stop_deadline = 0;
+    if (port_file) sink_write_ports("hep_sink", port_file, bound_udp, bound_tcp);
+    uint64_t start = sink_mono_ms(), last = 0, stop_deadline = 0;
     for (;;) {
-        if (stop_flag && !stop_deadline) {
+        if (sink_stop && !stop_deadline) {
             /* graceful stop: no new connections; ours are told to close */
-            stop_deadline = now_ms() + STOP_GRACE_MS;
+            stop_deadline = sink_mono_ms() + STOP_GRACE_MS;
             if (tcp_fd >= 0) {
                 accept_all(&s, tcp_fd, conns, &nconns);
                 close(tcp_fd);
@@ -422,7 +358,7 @@ int main(int argc, char **argv)
             for (int k = 0; k < nconns; k++)
                 half_close(&s, &conns[k]);
         }
-        if (stop_deadline && (nconns == 0 || now_ms() >= stop_deadline)) break;
+        if (stop_deadline && (nconns == 0 || sink_mono_ms() >= stop_deadline)) break;
         int n = 0;
         if (udp_fd >= 0) fds[n++] = (struct pollfd){.fd = udp_fd, .events = POLLIN};
         if (tcp_fd >= 0) fds[n++] = (struct pollfd){.fd = tcp_fd, .events = POLLIN};
@@ -450,7 +386,7 @@ int main(int argc, char **argv)
             else
                 k++;
         }
-        uint64_t t = now_ms();
+        uint64_t t = sink_mono_ms();
         if (s.packets + s.invalid != before) last = t;
         fflush(s.out);
         if (s.limit && s.packets >= s.limit) break;
