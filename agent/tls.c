@@ -7,6 +7,8 @@
  * the socket: so after each one, "plaintext up to P is in ciphertext up to W"
  * holds (W counted by the socket BIO, handshake included). Kept as marks, they
  * turn the socket's unacknowledged byte count into unacknowledged plaintext.
+ * (Kernel TLS, which OpenSSL leaves off unless asked, would write plaintext
+ * to the socket and break this.)
  *
  * In TLS 1.3 our handshake ends before the collector has judged our
  * certificate: it refuses it with an alert after our last handshake message.
