@@ -1,9 +1,9 @@
 /* Collectors, their queues and connections. Each collector owns a
  * non-blocking socket watched by a uv_poll handle; what the kernel does not
- * take stays queued. For TCP, bytes leave the queue only once the
+ * take stays queued. For TCP and TLS, packets leave the queue only once the
  * collector's TCP acknowledged them (the socket's unacknowledged count,
- * SIOCOUTQ), so after a broken connection the unacknowledged packets go
- * again, whole, in order. */
+ * SIOCOUTQ, which tls.c maps back to plaintext), so after a broken
+ * connection the unacknowledged packets go again, whole, in order. */
 #include "hepagent/sender.h"
 #include "hepagent/compress.h"
 #include "hepagent/log.h"
@@ -26,7 +26,7 @@
 
 #define COLLECTOR_COUNTERS(X)                                                                      \
     X(queued, "packets accepted for this collector")                                               \
-    X(sent, "packets delivered (UDP: accepted by the kernel; TCP: acknowledged)")                  \
+    X(sent, "packets delivered (UDP: accepted by the kernel; TCP, TLS: acknowledged)")             \
     X(sent_bytes, "bytes of those packets")                                                        \
     X(dropped_queue_full, "packets dropped because the queue (and spool) was full")                \
     X(dropped_shutdown, "packets still queued when the agent stopped, not spooled")                \
@@ -80,7 +80,8 @@ struct collector {
     struct sockaddr_storage addr;
     socklen_t addr_len;
     queue_t queue;
-    size_t written; /* stream: bytes from the queue's front handed to the kernel */
+    size_t written; /* stream: bytes from the queue's front handed to the kernel (TLS: to
+                       tls_write, plaintext) */
     int blocked;    /* the last write would block: wait for POLLOUT */
     int tls_want;   /* TLS_WANT_* of the last TLS call */
     tls_ctx_t *tls_ctx;
@@ -206,16 +207,18 @@ static void collector_update_events(collector_t *col)
 
 /* ---- delivered bytes -------------------------------------------------- */
 
-/* Pops the packets the collector has: for TCP those its TCP acknowledged,
- * for TLS those written (the record layer hides the mapping). */
+/* Pops the packets the collector's TCP acknowledged. For TLS, tls.c tells
+ * which plaintext the acknowledged ciphertext holds, whole records only. */
 static void collector_reclaim(collector_t *col)
 {
     if (!collector_stream(col) || col->written == 0) return;
     size_t unacked = 0;
-    if (col->cfg.transport == COLLECTOR_TCP && col->conn) {
+    if (col->conn) {
         int outq = 0;
         if (ioctl(col->conn->fd, SIOCOUTQ, &outq) == 0 && outq > 0) unacked = (size_t)outq;
     }
+    if (col->cfg.transport == COLLECTOR_TLS)
+        unacked = col->tls ? tls_unacknowledged(col->tls, unacked) : col->written;
     size_t acked = col->written > unacked ? col->written - unacked : 0;
     size_t len;
     while (acked > 0 && queue_front(&col->queue, &len) && len <= acked) {
@@ -229,15 +232,21 @@ static void collector_reclaim(collector_t *col)
 }
 
 /* Packets written but not known to have arrived go again on the next
- * connection, from the first one's start. */
+ * connection, from the first one's start. They are counted by walking the
+ * queue's two runs of back-to-back packets (more than a batch may wait). */
 static void collector_rewind(collector_t *col)
 {
     if (col->written == 0) return;
-    struct iovec iov[SENDER_BATCH];
-    size_t n = queue_peek_packets(&col->queue, iov, SENDER_BATCH), covered = 0;
+    struct iovec iov[2];
+    size_t n = queue_peek_bytes(&col->queue, 0, iov), covered = 0;
     for (size_t i = 0; i < n && covered < col->written; i++) {
-        covered += iov[i].iov_len;
-        col->st.retransmitted++;
+        const uint8_t *run = iov[i].iov_base;
+        for (size_t off = 0; off < iov[i].iov_len && covered < col->written;) {
+            size_t len = queue_packet_len(run + off);
+            off += len;
+            covered += len;
+            col->st.retransmitted++;
+        }
     }
     col->written = 0;
 }
@@ -559,6 +568,22 @@ static void collector_flush(collector_t *col)
     if (col->state == COLLECTOR_UP) collector_update_events(col);
 }
 
+/* The collector closed its side. What it acknowledged arrived; what is in
+ * flight may still be acknowledged: stop writing and wait for that
+ * (housekeeping), so nothing is sent twice. */
+static void collector_peer_closed(collector_t *col)
+{
+    collector_reclaim(col);
+    if (col->written == 0) {
+        collector_fail(col, "connection", "closed by the collector");
+        return;
+    }
+    col->state = COLLECTOR_DRAINING;
+    col->blocked = 0;
+    collector_update_events(col);
+    uv_timer_start(&col->timer, collector_retry_cb, 2000, 0);
+}
+
 /* Collectors have nothing to say in HEP; what they send is read and dropped
  * so their replies cannot fill our receive buffer. */
 static void collector_read(collector_t *col)
@@ -567,7 +592,9 @@ static void collector_read(collector_t *col)
     if (col->tls) {
         int want = 0;
         ssize_t r = tls_read_discard(col->tls, &want, err, sizeof(err));
-        if (r < 0)
+        if (r == TLS_CLOSED)
+            collector_peer_closed(col);
+        else if (r < 0)
             collector_fail(col, "read", err);
         else
             col->st.reply_bytes += (uint64_t)r;
@@ -581,18 +608,7 @@ static void collector_read(collector_t *col)
             continue;
         }
         if (r == 0) {
-            /* The collector closed its side. What it acknowledged arrived;
-             * what is in flight may still be acknowledged: stop writing and
-             * wait for that (housekeeping), so nothing is sent twice. */
-            collector_reclaim(col);
-            if (col->written == 0) {
-                collector_fail(col, "connection", "closed by the collector");
-            } else {
-                col->state = COLLECTOR_DRAINING;
-                col->blocked = 0;
-                collector_update_events(col);
-                uv_timer_start(&col->timer, collector_retry_cb, 2000, 0);
-            }
+            collector_peer_closed(col);
             return;
         }
         if (errno == EINTR) continue;
@@ -1073,18 +1089,6 @@ int sender_create(uv_loop_t *loop, const config_t *cfg, stats_t *stats, sender_t
     return HA_OK;
 }
 
-/* TLS packets leave the queue once written (the records hide whose bytes
- * the collector's TCP has acknowledged), but until it has acknowledged all
- * of them they are not there: closing now, a late word from the collector
- * (a session ticket) draws a reset that discards what our kernel still
- * holds. So a stop waits for that too. */
-static int collector_tls_unacked(const collector_t *col)
-{
-    int outq = 0;
-    return col->cfg.transport == COLLECTOR_TLS && col->state == COLLECTOR_UP && col->conn &&
-           ioctl(col->conn->fd, SIOCOUTQ, &outq) == 0 && outq > 0;
-}
-
 size_t sender_pending(const sender_t *s)
 {
     size_t n = 0;
@@ -1094,7 +1098,6 @@ size_t sender_pending(const sender_t *s)
         /* spooled packets count while they can still go now */
         if (col->spool && !spool_empty(col->spool) && col->state == COLLECTOR_UP) n++;
         if (col->state == COLLECTOR_DRAINING) n++;
-        if (collector_tls_unacked(col)) n++;
     }
     return n;
 }

@@ -2,6 +2,14 @@
  * a write returns as soon as one record is out, and the buffer may move
  * between retries (the queue's front may be re-peeked).
  *
+ * The record layer hides which ciphertext bytes carry which plaintext, but a
+ * successful write returns only once the records holding its bytes are in
+ * the socket: so after each one, "plaintext up to P is in ciphertext up to W"
+ * holds (W counted by the socket BIO, handshake included). Kept as marks, they
+ * turn the socket's unacknowledged byte count into unacknowledged plaintext.
+ * (Kernel TLS, which OpenSSL leaves off unless asked, would write plaintext
+ * to the socket and break this.)
+ *
  * In TLS 1.3 our handshake ends before the collector has judged our
  * certificate: it refuses it with an alert after our last handshake message.
  * So when it asked for a certificate, the handshake is not done until it has
@@ -25,11 +33,26 @@ struct tls_ctx {
     int insecure;
 };
 
+/* Marks for the bytes a socket send buffer (a few MB at most) can hold
+ * unacknowledged: one per write, so small writes may use them up; then the
+ * newest absorbs the next ones, coarser but still never claiming too much. */
+enum { TLS_MARKS = 1024 };
+
+typedef struct {
+    uint64_t plain_end; /* plaintext written on this connection, up to here... */
+    uint64_t wire_end;  /* ...is in the ciphertext written up to here */
+} tls_mark_t;
+
 struct tls_conn {
     SSL *ssl;
-    int handshake_done; /* SSL_do_handshake succeeded */
-    int cert_requested; /* the collector sent a CertificateRequest */
-    int peer_spoke;     /* it sent something after the handshake */
+    int handshake_done;     /* SSL_do_handshake succeeded */
+    int cert_requested;     /* the collector sent a CertificateRequest */
+    int peer_spoke;         /* it sent something after the handshake */
+    uint64_t plain_written; /* plaintext tls_write took */
+    uint64_t plain_acked;   /* of it, known to be acknowledged */
+    size_t mark_head;       /* oldest mark not yet acknowledged */
+    size_t mark_count;
+    tls_mark_t marks[TLS_MARKS];
 };
 
 /* Watches the handshake messages the collector sends. */
@@ -212,23 +235,66 @@ ssize_t tls_write(tls_conn_t *c, const void *buf, size_t len, int *want, char *e
     ERR_clear_error();
     size_t written = 0;
     int rc = SSL_write_ex(c->ssl, buf, len, &written);
-    if (rc == 1) return (ssize_t)written;
-    return tls_outcome(c, rc, want, err, errlen, "TLS write");
+    if (rc != 1) return tls_outcome(c, rc, want, err, errlen, "TLS write");
+    c->plain_written += written;
+    tls_mark_t mark = {c->plain_written, tls_bytes_written(c)};
+    if (c->mark_count == TLS_MARKS)
+        c->marks[(c->mark_head + c->mark_count - 1) % TLS_MARKS] = mark;
+    else
+        c->marks[(c->mark_head + c->mark_count++) % TLS_MARKS] = mark;
+    return (ssize_t)written;
+}
+
+uint64_t tls_bytes_written(const tls_conn_t *c)
+{
+    /* the socket BIO, below the buffering one OpenSSL puts in during the handshake */
+    return BIO_number_written(SSL_get_wbio(c->ssl));
+}
+
+size_t tls_unacknowledged(tls_conn_t *c, size_t wire_unacked)
+{
+    uint64_t wire = tls_bytes_written(c);
+    uint64_t wire_acked = wire > wire_unacked ? wire - wire_unacked : 0;
+    while (c->mark_count > 0 && c->marks[c->mark_head].wire_end <= wire_acked) {
+        c->plain_acked = c->marks[c->mark_head].plain_end;
+        c->mark_head = (c->mark_head + 1) % TLS_MARKS;
+        c->mark_count--;
+    }
+    return (size_t)(c->plain_written - c->plain_acked);
+}
+
+/* The collector closed its side, in order (close_notify) or not (the end of
+ * the stream without one), rather than resetting or breaking the protocol. */
+static int tls_peer_closed(int e)
+{
+    if (e == SSL_ERROR_ZERO_RETURN) return 1;
+    if (e == SSL_ERROR_SYSCALL) return ERR_peek_error() == 0 && errno == 0; /* OpenSSL 1.1 */
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+    if (e == SSL_ERROR_SSL)
+        return ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+#endif
+    return 0;
 }
 
 /* Reads and drops application data; processes what else comes (tickets,
- * alerts). Bytes read, 0 nothing more now (*want set), -1 failed. */
+ * alerts). Bytes read, 0 nothing more now (*want set), TLS_CLOSED, -1 failed. */
 static ssize_t tls_read_some(tls_conn_t *c, int *want, char *err, size_t errlen, const char *what)
 {
     uint8_t scratch[4096];
     ssize_t total = 0;
     for (;;) {
         ERR_clear_error();
+        errno = 0;
         size_t got = 0;
         int rc = SSL_read_ex(c->ssl, scratch, sizeof(scratch), &got);
         if (rc == 1) {
             total += (ssize_t)got;
             continue;
+        }
+        if (tls_peer_closed(SSL_get_error(c->ssl, rc))) {
+            snprintf(err, errlen, "%s: closed by the collector", what);
+            ERR_clear_error();
+            return TLS_CLOSED;
         }
         int r = tls_outcome(c, rc, want, err, errlen, what);
         if (r == 0) return total;

@@ -32,6 +32,11 @@ source "$(dirname "$0")/lib.sh" "$@"
 #   10 SNI: server_name is sent; none for an IP address
 #   11 a slow collector that speaks 300 ms after the handshake: everything
 #      arrives (hepagent waits for the acknowledgements before it closes)
+#   12 a collector with a small receive buffer that reads nothing after the
+#      handshake, then resets the connection: what its TCP did not
+#      acknowledge goes again on the next connection (retransmitted > 0);
+#      lost are only the first packets, whose bytes its kernel acknowledged
+#      and held unread, and nothing arrives twice
 
 CAPTURE=udp/zeek_wireshark_sip.pcap
 PCAP=$CORPUS/$CAPTURE
@@ -149,14 +154,20 @@ socat_server() {
 }
 
 cat >"$WORK/tls_server.py" <<'PY'
-# tls_server.py PORTFILE CERT KEY CLIENT_CA|- TICKETS SINK_PORT SNI_LOG [LATE_MS]:
+# tls_server.py PORTFILE CERT KEY CLIENT_CA|- TICKETS SINK_PORT SNI_LOG [LATE_MS [RESET_MS]]:
 # a TLS server on 127.0.0.1 that logs each client's SNI ("-" for none) and
 # relays what it receives to the sink; CLIENT_CA requires a client certificate.
 # LATE_MS: a slow collector with a small receive buffer that, that long after
 # the handshake, says something (as a late session ticket would) before reading.
-import os, socket, ssl, sys, threading, time
+# RESET_MS: the first connection (small receive buffer) reads nothing after the
+# handshake and is reset that long after it, logging "reset RCVBUF UNREAD" (bytes
+# its kernel acknowledged and held); the others relay, logging "relayed BYTES".
+import fcntl, os, socket, ssl, struct, sys, termios, threading, time
 port_file, cert, key, client_ca, tickets, sink_port, sni_log = sys.argv[1:8]
 late_ms = int(sys.argv[8]) if len(sys.argv) > 8 else 0
+reset_ms = int(sys.argv[9]) if len(sys.argv) > 9 else 0
+conn_log = open(sni_log + ".conns", "a", buffering=1)
+accepted = 0
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
 if client_ca != "-":
@@ -166,7 +177,7 @@ ctx.num_tickets = int(tickets)
 names = open(sni_log, "a", buffering=1)
 ctx.sni_callback = lambda sock, name, c: names.write((name or "-") + "\n") and None
 
-def serve(conn):
+def serve(conn, first):
     try:
         tls = ctx.wrap_socket(conn, server_side=True)
     except (ssl.SSLError, OSError) as e:
@@ -176,19 +187,31 @@ def serve(conn):
     if late_ms:
         time.sleep(late_ms / 1000)
         tls.sendall(b"late words from the collector")
+    if first and reset_ms:
+        time.sleep(reset_ms / 1000)
+        unread = struct.unpack("i", fcntl.ioctl(tls.fileno(), termios.FIONREAD, b"\0" * 4))[0]
+        rcvbuf = tls.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        tls.close()
+        conn_log.write(f"reset {rcvbuf} {unread}\n")
+        return
     up = socket.create_connection(("127.0.0.1", int(sink_port)))
+    relayed = 0
     try:
         while data := tls.recv(65536):
             up.sendall(data)
+            relayed += len(data)
     except (ssl.SSLError, OSError):
         pass
     up.close()
     tls.close()
+    conn_log.write(f"relayed {relayed}\n")
 
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-if late_ms:
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+if late_ms or reset_ms:
+    # a reset collector acknowledges more than one 16 kB record: whole packets too
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384 if reset_ms else 4096)
 ls.bind(("127.0.0.1", 0))
 ls.listen(16)
 with open(port_file + ".tmp", "w") as f:
@@ -196,15 +219,17 @@ with open(port_file + ".tmp", "w") as f:
 os.rename(port_file + ".tmp", port_file)
 while True:
     conn, _ = ls.accept()
-    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+    accepted += 1
+    threading.Thread(target=serve, args=(conn, accepted == 1), daemon=True).start()
 PY
 
-# py_server NAME CLIENT_CA|- TICKETS [LATE_MS]: sets PORT[NAME]; SNI log $WORK/sni-NAME.log
+# py_server NAME CLIENT_CA|- TICKETS [LATE_MS [RESET_MS]]: sets PORT[NAME]; SNI
+# log $WORK/sni-NAME.log, connections $WORK/sni-NAME.log.conns
 py_server() {
     local name=$1
     : >"$WORK/sni-$name.log"
     "$PYTHON" "$WORK/tls_server.py" "$WORK/py-$name.port" "$PKI/server.crt" "$PKI/server.key" "$2" "$3" \
-        "$SINK_TCP_PORT" "$WORK/sni-$name.log" ${4:+"$4"} 2>"$WORK/py-$name.log" &
+        "$SINK_TCP_PORT" "$WORK/sni-$name.log" ${4:+"$4"} ${5:+"$5"} 2>"$WORK/py-$name.log" &
     SERVER_PIDS+=("$!")
     wait_for_file "$WORK/py-$name.port"
     PORT[$name]=$(cat "$WORK/py-$name.port")
@@ -222,6 +247,7 @@ socat_server mutual12 "cert=$PKI/server.crt,key=$PKI/server.key,cafile=$PKI/ca.c
 py_server sni - 2
 py_server noticket "$PKI/ca.crt" 0
 py_server late - 2 300
+py_server reset - 2 0 1000
 note "sink tcp/$SINK_TCP_PORT; servers:$(for n in "${!PORT[@]}"; do printf ' %s/%s' "$n" "${PORT[$n]}"; done)"
 
 # ---- running hepagent ----------------------------------------------------
@@ -369,6 +395,40 @@ note "SNI: collector.test when server_name says so, none when connecting by IP"
 # the last packets are written long before the slow collector has them: the
 # agent must not close (a reset then discards them) until they are acknowledged
 accepted "11 slow collector that speaks late" "${PORT[late]}" "{ $CA }" '\.reply_bytes [1-9]'
+
+# the first connection takes the handshake and a receive buffer's worth,
+# then holds the rest unacknowledged in hepagent's socket until it resets
+SHUTDOWN_MS=5000 run_case "12 reset with unacknowledged packets" "${PORT[reset]}" "{ $CA }"
+CONNS=$WORK/sni-reset.log.conns
+for ((i = 0; i < 100; i++)); do
+    [ "$(grep -c '^relayed' "$CONNS" || true)" -ge 1 ] && break
+    sleep 0.05
+done
+sleep 0.3 # the sink writes what the relay passed on
+read -r _ rcvbuf unread < <(grep '^reset' "$CONNS" || true)
+relayed=$(awk '$1 == "relayed" { n += $2 } END { print n + 0 }' "$CONNS")
+sent=$(stat_of "$LOG" "$URL" sent)
+sent_bytes=$(stat_of "$LOG" "$URL" sent_bytes)
+retransmitted=$(stat_of "$LOG" "$URL" retransmitted)
+connects=$(stat_of "$LOG" "$URL" connects)
+got=$(sink_lines "$ID" | wc -l)
+lost=$((WANT - got))
+lost_bytes=$((sent_bytes - relayed))
+NUMBERS="delivered $got/$WANT, lost $lost ($lost_bytes bytes; the first collector's kernel held $unread"
+NUMBERS+=" unread, receive buffer $rcvbuf), retransmitted $retransmitted, connects $connects, exit $RC"
+note "case 12: $NUMBERS"
+if [ "$RC" != 0 ] || [ "$sent" != "$WANT" ] || [ -z "$unread" ] || [ "${connects:-0}" -lt 2 ] ||
+    [ "${retransmitted:-0}" -lt 1 ] || [ "$lost_bytes" -gt "$unread" ] || [ "$unread" -gt "$rcvbuf" ]; then
+    cat "$LOG" "$CONNS" >&2
+    fail "case 12: want exit 0, $WANT sent, 2+ connects, retransmitted > 0, lost bytes <= unread <= rcvbuf; got $NUMBERS"
+fi
+# lost can only be the first packets (the ones acknowledged); the rest once, in order
+if ! cmp -s <(sink_lines "$ID") <(tail -n "$got" "$WORK/reference.lines"); then
+    diff <(sink_lines "$ID" | cut -c1-200) <(tail -n "$got" "$WORK/reference.lines" | cut -c1-200) | head -n 10 >&2 || true
+    fail "case 12: the sink's $got packets are not the last $got of the reference, once each, in order"
+fi
+EXPECT[$ID]=$got
+note "case 12 reset with unacknowledged packets: the unacknowledged went again; lost only what the collector's kernel held"
 
 # ---- hepagent -t ---------------------------------------------------------
 
