@@ -1448,6 +1448,7 @@ def ipfrag_v6_udp():
     cap.udp_msg(*c, *s, call.ack())
     cap.udp_msg(*c, *s, call.bye())
     cap.udp_msg(*s, *c, call.ok("BYE"), False)
+    cap.testlist = "--stat ipfrag.duplicates=1"
     return cap
 
 

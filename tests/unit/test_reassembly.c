@@ -459,6 +459,18 @@ static void test_ipfrag_overlap_policies(void **state)
     assert_int_equal(ipfrag_add(f, &q2, &out, &sec, &usec), 0);
     assert_int_equal(ipfrag_stats(f)->overlap_dropped, 1);
     assert_int_equal(ipfrag_count(f), 0);
+    /* an exact copy is no overlap, in either version: ignored, datagram kept */
+    for (int version = 4; version <= 6; version += 2) {
+        packet_t r1 = frag(3, 0, a, 16, 1, version, 1), r2 = frag(3, 16, b, 16, 0, version, 1);
+        assert_int_equal(ipfrag_add(f, &r1, &out, &sec, &usec), 0);
+        assert_int_equal(ipfrag_add(f, &r1, &out, &sec, &usec), 0);
+        assert_int_equal(ipfrag_add(f, &r2, &out, &sec, &usec), 1);
+        assert_int_equal(out.len, 32);
+        assert_memory_equal(out.ptr, "AAAAAAAAAAAAAAAABBBBBBBBBBBBBBBB", 32);
+    }
+    assert_int_equal(ipfrag_stats(f)->duplicates, 2);
+    assert_int_equal(ipfrag_stats(f)->overlaps, 1);
+    assert_int_equal(ipfrag_stats(f)->overlap_dropped, 1);
     ipfrag_free(f);
 }
 
