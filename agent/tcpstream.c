@@ -654,33 +654,50 @@ static void stream_skip_hole(tcpstream_t *t, stream_t *s, const packet_t *pkt)
     stream_drain_ooo(t, s, pkt);
 }
 
-static void stream_hold(tcpstream_t *t, stream_t *s, const packet_t *pkt, uint32_t seq,
-                        const uint8_t *data, size_t len)
+/* Holds the bytes of [seq, seq + len) that no held segment has yet, with the
+ * capture time of this segment: held segments never overlap, so the bytes
+ * (and time) that arrived first are the ones delivered. Returns how many
+ * bytes were new. */
+static size_t stream_hold(tcpstream_t *t, stream_t *s, const packet_t *pkt, uint32_t seq,
+                          const uint8_t *data, size_t len)
 {
+    size_t stored = 0;
     seg_t **at = &s->ooo;
-    while (*at && (int32_t)((*at)->seq - seq) < 0)
-        at = &(*at)->next;
-    if (*at && (*at)->seq == seq && (*at)->len >= len) {
-        t->stats.retransmissions++;
-        return;
+    while (len > 0) {
+        while (*at && (int32_t)((*at)->seq + (*at)->len - seq) <= 0)
+            at = &(*at)->next;
+        if (*at && (int32_t)((*at)->seq - seq) <= 0) { /* held already: skip it */
+            size_t covered = (*at)->seq + (*at)->len - seq;
+            if (covered >= len) break;
+            seq += (uint32_t)covered;
+            data += covered;
+            len -= covered;
+            continue;
+        }
+        size_t piece = len; /* new bytes, up to the next held segment */
+        if (*at && (*at)->seq - seq < piece) piece = (*at)->seq - seq;
+        if (!stream_reserve_memory(t, s, sizeof(seg_t) + piece)) {
+            t->stats.streams_evicted++;
+            break;
+        }
+        seg_t *g = malloc(sizeof(*g) + piece);
+        if (!g) break;
+        g->seq = seq;
+        g->len = (uint32_t)piece;
+        g->sec = pkt->ts_sec;
+        g->usec = pkt->ts_usec;
+        memcpy(g->data, data, piece);
+        g->next = *at;
+        *at = g;
+        at = &g->next;
+        s->ooo_bytes += piece;
+        t->memory += sizeof(*g) + piece;
+        stored += piece;
+        seq += (uint32_t)piece;
+        data += piece;
+        len -= piece;
     }
-    if (!stream_reserve_memory(t, s, sizeof(seg_t) + len)) {
-        t->stats.streams_evicted++;
-        return;
-    }
-    seg_t *g = malloc(sizeof(*g) + len);
-    if (!g) return;
-    g->seq = seq;
-    g->len = (uint32_t)len;
-    g->sec = pkt->ts_sec;
-    g->usec = pkt->ts_usec;
-    memcpy(g->data, data, len);
-    g->next = *at;
-    *at = g;
-    s->ooo_bytes += len;
-    t->memory += sizeof(*g) + len;
-    t->stats.out_of_order++;
-    if (s->ooo_bytes + s->len > t->opts.max_stream_bytes) stream_skip_hole(t, s, pkt);
+    return stored;
 }
 
 static void stream_reset(tcpstream_t *t, stream_t *s, uint32_t next_seq, int syn)
@@ -734,14 +751,28 @@ void tcpstream_segment(tcpstream_t *t, const packet_t *pkt)
                 stream_skip_hole(t, s, pkt);
                 stream_deliver(t, s, pkt, data, len, pkt->ts_sec, pkt->ts_usec);
             } else {
-                stream_hold(t, s, pkt, seq, data, len);
+                size_t stored = stream_hold(t, s, pkt, seq, data, len);
+                if (stored == 0) {
+                    t->stats.retransmissions++;
+                } else {
+                    t->stats.out_of_order++;
+                    if (stored < len) t->stats.overlaps++;
+                }
+                if (s->ooo_bytes + s->len > t->opts.max_stream_bytes) stream_skip_hole(t, s, pkt);
             }
         } else if ((int64_t)d + (int64_t)len <= 0) {
             t->stats.retransmissions++;
         } else {
-            if (d < 0) t->stats.overlaps++;
             size_t already = (size_t)(-(int64_t)d);
-            stream_deliver(t, s, pkt, data + already, len - already, pkt->ts_sec, pkt->ts_usec);
+            const uint8_t *fresh = data + already;
+            size_t fresh_len = len - already;
+            /* bytes that a held segment brought first stay that segment's */
+            size_t now = fresh_len;
+            if (s->ooo && s->ooo->seq - s->next_seq < now) now = s->ooo->seq - s->next_seq;
+            if (d < 0 || now < fresh_len) t->stats.overlaps++;
+            uint32_t rest_seq = s->next_seq + (uint32_t)now;
+            stream_deliver(t, s, pkt, fresh, now, pkt->ts_sec, pkt->ts_usec);
+            if (now < fresh_len) stream_hold(t, s, pkt, rest_seq, fresh + now, fresh_len - now);
             stream_drain_ooo(t, s, pkt);
         }
     }

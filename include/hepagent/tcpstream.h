@@ -1,6 +1,7 @@
 /* TCP stream reassembly and SIP framing, per direction: segments are put in
  * sequence order (out-of-order ones wait, retransmissions and overlaps are
- * trimmed, the data that arrived first is kept), then the in-order bytes are
+ * trimmed, the bytes that arrived first are kept with their capture time,
+ * whether they came in order or waited out of order), then the in-order bytes are
  * framed into SIP messages by Content-Length, or into WebSocket frames after
  * an HTTP upgrade (RFC 7118), each message emitted once, whole, stamped with
  * the capture time of its first byte. A stream seen from the middle is

@@ -174,6 +174,38 @@ static void test_tcp_out_of_order_retransmit_overlap(void **state)
     tcpstream_free(t);
 }
 
+/* A held (out-of-order) segment's bytes arrived before those of a later
+ * in-order segment overlapping it: they are the ones delivered, with their
+ * own capture time, and held segments overlapping each other keep the first
+ * copy too. */
+static void test_tcp_overlap_of_held_segment(void **state)
+{
+    (void)state;
+    memset(&got, 0, sizeof(got));
+    tcpstream_options_t o = tcp_opts();
+    tcpstream_t *t = tcpstream_new(&o, tcp_emit, NULL);
+    packet_t f = flow(4, 40003, 5060, 100);
+    syn(t, f, 0);
+    char buf[512], forged[512];
+    size_t n1 = strlen(MSG1);
+    int n = snprintf(buf, sizeof(buf), "%s%s%s", MSG1, MSG2, MSG3);
+    memcpy(forged, buf, (size_t)n);
+    memset(forged + n1 - 5, 'X', 40);    /* the end of MSG1 and the start of MSG2 */
+    seg(t, f, 0, buf, 0, n1 - 20, 0, 1); /* in order */
+    seg(t, f, 0, buf, n1 - 10, (size_t)n - (n1 - 10), 0, 2); /* held: MSG2's first byte */
+    seg(t, f, 0, forged, n1 - 12, 30, 0, 3); /* held too: only its first 2 bytes are new */
+    seg(t, f, 0, forged, n1 - 20, 4, 0, 4);  /* in order, a hole remains */
+    assert_int_equal(got.count, 0);
+    seg(t, f, 0, forged, n1 - 20, 30, 0, 5); /* fills it and overlaps both held */
+    assert_int_equal(got.count, 3);
+    assert_string_equal(got.data[0], MSG1);
+    assert_int_equal(got.usec[0], 1);
+    assert_string_equal(got.data[1], MSG2);
+    assert_int_equal(got.usec[1], 2); /* its first byte came first in the held segment */
+    assert_string_equal(got.data[2], MSG3);
+    tcpstream_free(t);
+}
+
 static void test_tcp_overlap_keeps_first_data(void **state)
 {
     (void)state;
@@ -572,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_tcp_split_every_byte_and_first_byte_time),
         cmocka_unit_test(test_tcp_out_of_order_retransmit_overlap),
         cmocka_unit_test(test_tcp_overlap_keeps_first_data),
+        cmocka_unit_test(test_tcp_overlap_of_held_segment),
         cmocka_unit_test(test_tcp_midstream_resync),
         cmocka_unit_test(test_tcp_bad_content_length_and_too_big),
         cmocka_unit_test(test_tcp_tls_and_other_protocols_ignored),
