@@ -1435,7 +1435,7 @@ def ipfrag_v6_udp():
     cap = Capture("ipfrag_v6_udp", "IPv6 fragments (Fragment header) of UDP SIP: an INVITE in "
                   "three fragments sent 2,3,1; a 200 OK whose first fragment comes twice (an "
                   "exact duplicate is not an overlap, RFC 5722 section 4, and the datagram is "
-                  "kept); a fragmented UDP datagram inside a tunnel is in tunnels.")
+                  "kept). Fragments inside a tunnel: tun_vxlan; of a tunnel: tun_gre.")
     c, s = (ALICE6, 5060), (BOB6, 5060)
     call = Call("frag6-1", "UDP", c, s)
     inv = big_invite(call, "f6")
@@ -1520,8 +1520,8 @@ def tun_gre():
     outer = Outer(OUTER4_A, OUTER4_B)
     cap = Capture("tun_gre", "GRE over IPv4: plain GRE with IPv4 inside (UDP SIP); GRE with a "
                   "key and TCP SIP inside; GRE with checksum and sequence number and IPv6 "
-                  "inside; GRE transparent Ethernet bridging (0x6558); a GRE packet fragmented "
-                  "by the outer IPv4 (the inner INVITE is whole inside).",
+                  "inside; GRE over IPv6; GRE transparent Ethernet bridging (0x6558); a GRE "
+                  "packet fragmented by the outer IPv4 (the inner INVITE is whole inside).",
                   wrap=gre_wrap(outer))
     c, s = (ALICE4, 5060), (BOB4, 5060)
     udp_call(cap, Call("gre-1", "UDP", c, s), msgs=("invite", "trying", "ringing", "ok"))
@@ -1536,6 +1536,10 @@ def tun_gre():
     call6 = Call("gre-3", "UDP", (ALICE6, 5060), (BOB6, 5060))
     cap.udp_msg(ALICE6, 5060, BOB6, 5060, call6.invite(), wrap=v6)
     cap.udp_msg(BOB6, 5060, ALICE6, 5060, call6.trying(), fwd=False, wrap=v6)
+    over6 = gre_wrap(Outer(OUTER6_A, OUTER6_B))
+    call7 = Call("gre-6", "UDP", c, s)
+    cap.udp_msg(*c, *s, call7.invite(), wrap=over6)
+    cap.udp_msg(*s, *c, call7.trying(), fwd=False, wrap=over6)
     teb = gre_wrap(outer, teb=True)
     call4 = Call("gre-4", "UDP", c, s)
     cap.udp_msg(*c, *s, call4.invite(), wrap=teb)
@@ -1579,8 +1583,19 @@ def tun_erspan():
 
 @capture
 def tun_vxlan():
-    return tunnel_capture("tun_vxlan", "VXLAN (UDP 4789, VNI 5001): inner Ethernet with SIP "
-                          "over UDP and TCP.", vxlan_wrap(Outer(OUTER4_A, OUTER4_B), 5001))
+    wrap = vxlan_wrap(Outer(OUTER4_A, OUTER4_B), 5001)
+    cap = tunnel_capture("tun_vxlan", "VXLAN (UDP 4789, VNI 5001): inner Ethernet with SIP "
+                         "over UDP and TCP; an inner UDP INVITE in two inner IPv4 fragments, "
+                         "each in its own VXLAN packet, the second first.", wrap)
+    c, s = (ALICE4, 5060), (BOB4, 5060)
+    inv = Call("vxlan-frag", "UDP", c, s).invite(ice_candidates(ALICE4, "vxf", 6))
+    frags = fragments(c[0], s[0], P_UDP, udp(c[0], s[0], c[1], s[1], inv), cap.next_ident(),
+                      [(1336, None), (0, 1336)])
+    assert len(inv) + 8 > 1336
+    cap.send(frags[0][1])
+    ts = cap.send(frags[1][1])
+    cap.expect(inv, c[0], s[0], c[1], s[1], P_UDP, ts)
+    return cap
 
 
 @capture
