@@ -23,6 +23,7 @@ enum {
 enum {
     MAX_MARKS = 32,
     HTTP_HEADER_MAX = 16384, /* an upgrade request or response larger than this is not one */
+    WS_PROBE_BYTES = 512,    /* of a frame's payload, searched for a SIP start line */
 };
 
 #define OLDEST(t) LRU_ENTRY((t)->lru.head, stream_t, lru)
@@ -327,12 +328,44 @@ static void stream_desync(tcpstream_t *t, stream_t *s)
     t->stats.resyncs++;
 }
 
+/* Whether p starts a WebSocket text or binary frame whose payload, unmasked,
+ * starts with a SIP start line. That is how SIP over WebSocket is recognised
+ * without its HTTP upgrade: a stream seen from the middle (hepagent started
+ * while WebRTC clients stay connected for hours), or after a hole. */
+static int ws_frame_starts_sip(const uint8_t *p, size_t avail)
+{
+    if (avail < 2 || (p[0] & 0x70) != 0) return 0;
+    int opcode = p[0] & 0x0f;
+    if (opcode != 1 && opcode != 2) return 0;
+    uint64_t len = p[1] & 0x7f;
+    size_t header = 2 + (len == 126 ? 2 : len == 127 ? 8 : 0) + ((p[1] & 0x80) ? 4 : 0);
+    if (avail <= header) return 0;
+    if (len == 126)
+        len = be16(p + 2);
+    else if (len == 127)
+        len = ((uint64_t)be32(p + 2) << 32) | be32(p + 6);
+    const uint8_t *mask = (p[1] & 0x80) ? p + header - 4 : NULL;
+    size_t n = HA_MIN(avail - header, (size_t)WS_PROBE_BYTES);
+    if (len < n) n = (size_t)len;
+    uint8_t start[WS_PROBE_BYTES];
+    for (size_t i = 0; i < n; i++)
+        start[i] = mask ? p[header + i] ^ mask[i & 3] : p[header + i];
+    return sip_probe_start_line(start, n) == SIP_OK;
+}
+
 /* Resync: find a line start where a SIP start line begins (or may begin, if
- * the data ends first). Returns the new offset; sets *wait when the data ran
- * out in the middle of a candidate line. */
+ * the data ends first), or a WebSocket frame carrying SIP right here (where a
+ * segment starts). Returns the new offset; sets *wait when the data ran out
+ * in the middle of a candidate line. */
 static size_t frame_resync(tcpstream_t *t, stream_t *s, const view_t *v, size_t o, int *wait)
 {
     size_t start = o;
+    if (ws_frame_starts_sip(v->p + o, v->n - o)) {
+        t->stats.ws_resyncs++;
+        s->resync = 0;
+        s->mode = MODE_WS;
+        return o;
+    }
     for (size_t pos = o; pos < v->n; pos = next_line(v, pos)) {
         sip_result_t r = sip_probe_start_line(v->p + pos, v->n - pos);
         if (r == SIP_NOT_SIP) continue;
@@ -644,8 +677,10 @@ static void stream_skip_hole(tcpstream_t *t, stream_t *s, const packet_t *pkt)
     s->need = 0;
     s->skip = 0;
     if (s->mode == MODE_WS) {
-        s->mode = MODE_IGNORE; /* frames cannot be found again after a hole */
-        t->stats.ws_errors++;
+        /* framing resumes at a segment that starts a frame carrying SIP */
+        s->ws_in_msg = 0;
+        s->mode = MODE_SIP;
+        stream_desync(t, s);
     } else if (s->mode == MODE_SIP || s->mode == MODE_START) {
         s->mode = MODE_SIP;
         stream_desync(t, s);

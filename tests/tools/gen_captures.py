@@ -1163,6 +1163,36 @@ def ws_sip():
     return cap
 
 
+@capture
+def ws_midstream():
+    cap = Capture("ws_midstream", "WebSocket seen from the middle (the capture starts after the "
+                  "HTTP upgrade, as when hepagent restarts while WebRTC clients stay "
+                  "connected): masked client frames and unmasked server frames whose payloads "
+                  "start with a SIP start line; the client's first captured segment starts in "
+                  "the middle of a frame, so its first message is lost and framing resumes at "
+                  "the next segment that starts a frame.", rules="rules_all.json")
+    client, server = (ALICE4, 51240), (BOB4, 8088)
+    conn = TcpConn(cap, client, server, isn=(0x3C000000, 0x7D000000))
+    masks = iter(prand("wsm-masks", 4 * 16)[i:i + 4] for i in range(0, 64, 4))
+    call = Call("wsm-1", "WS", client, server)
+    opt = Call("wsm-2", "WS", client, server)
+    r = opt.request("OPTIONS")
+    o = conn.write(0, ws_frame(1, r, mask=next(masks)), expect=False)
+    conn.seg(0, o + 40)  # a frame cut: its start was before the capture
+    r = opt.ok("OPTIONS")
+    conn.push(1, ws_frame(1, r), expect=r)
+    r = call.invite()
+    conn.push(0, ws_frame(1, r, mask=next(masks)), expect=r)
+    for r in (call.trying(), call.ringing(), call.ok_invite()):
+        conn.push(1, ws_frame(1, r), expect=r)
+    for r in (call.ack(), call.bye()):
+        conn.push(0, ws_frame(1, r, mask=next(masks)), expect=r)
+    r = call.ok("BYE")
+    conn.push(1, ws_frame(1, r), expect=r)
+    cap.testlist = "--tshark 0 --stat tcp.ws_resyncs=2"
+    return cap
+
+
 # ---- TLS ---------------------------------------------------------------------
 
 def tls_record(ctype, body, version=0x0303):
@@ -1313,6 +1343,31 @@ def sctp_sip():
     ts = a.packet(1, [a.data(1, ok, tsn=ok_tsn, ssn=a.ssn[1] - 1), a.data(1, bye_ok)])
     cap.expect(bye_ok, server[0], client[0], server[1], client[1], P_SCTP, ts)
     a.packet(0, [a.sack(0)])
+    return cap
+
+
+@capture
+def sctp_frag_retransmit():
+    cap = Capture("sctp_frag_retransmit", "SCTP: the middle DATA chunk of a fragmented INVITE "
+                  "is lost before the capture point and retransmitted after the last one "
+                  "(same TSN); the message is joined once all fragments are there.",
+                  rules="rules_all.json")
+    client, server = (ALICE4, 5060), (BOB4, 5060)
+    a = SctpAssoc(cap, client, server)
+    a.handshake()
+    call = Call("sctpr-1", "SCTP", client, server)
+    inv = call.invite(ice_candidates(ALICE4, "sctpr", 2))
+    n = len(inv) // 3
+    tsn = a.tsn[0]
+    first = a.data(0, inv[:n], flags=2)
+    middle = a.data(0, inv[n:2 * n], flags=0)
+    last = a.data(0, inv[2 * n:], flags=1)
+    ts = a.packet(0, [first])
+    a.packet(0, [last])
+    a.packet(1, [chunk(3, 0, struct.pack("!IIHHHH", tsn, 65536, 1, 0, 2, 2))])  # SACK, gap
+    a.packet(0, [middle])
+    cap.expect(inv, client[0], server[0], client[1], server[1], P_SCTP, ts)
+    a.send_msg(1, call.trying(), bundle_sack=True)
     return cap
 
 

@@ -378,6 +378,36 @@ static void test_websocket(void **state)
     tcpstream_free(t);
 }
 
+/* WebSocket without its upgrade: a stream seen from the middle, and one that
+ * lost bytes, find the framing again at a segment that starts a frame
+ * carrying SIP. */
+static void test_websocket_without_upgrade(void **state)
+{
+    (void)state;
+    memset(&got, 0, sizeof(got));
+    tcpstream_options_t o = tcp_opts();
+    tcpstream_t *t = tcpstream_new(&o, tcp_emit, NULL);
+    static uint8_t buf[4096];
+    /* from the middle: a cut frame, then whole ones (masked) */
+    packet_t c = flow(10, 40009, 8080, 100);
+    size_t cut = ws_frame(buf, 1, 1, MSG1, strlen(MSG1), 1);
+    size_t n = cut + ws_frame(buf + cut, 1, 1, MSG2, strlen(MSG2), 1);
+    seg(t, c, 5000, (const char *)buf, 9, cut - 9, 0, 1);
+    seg(t, c, 5000, (const char *)buf, cut, n - cut, 0, 2);
+    assert_int_equal(got.count, 1);
+    assert_string_equal(got.data[0], MSG2);
+    assert_int_equal(got.transport[0], RULE_TRANSPORT_WS);
+    assert_int_equal(tcpstream_stats(t)->ws_resyncs, 1);
+    /* after a hole too far ahead to wait for: the next frame (unmasked) */
+    n = ws_frame(buf, 1, 1, MSG3, strlen(MSG3), 0);
+    seg(t, c, 5000 + (uint32_t)o.max_stream_bytes * 2, (const char *)buf, 0, n, 0, 3);
+    assert_int_equal(got.count, 2);
+    assert_string_equal(got.data[1], MSG3);
+    assert_int_equal(tcpstream_stats(t)->gaps, 1);
+    assert_int_equal(tcpstream_stats(t)->ws_resyncs, 2);
+    tcpstream_free(t);
+}
+
 static void test_tcp_limits_bound_memory(void **state)
 {
     (void)state;
@@ -609,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_tcp_bad_content_length_and_too_big),
         cmocka_unit_test(test_tcp_tls_and_other_protocols_ignored),
         cmocka_unit_test(test_websocket),
+        cmocka_unit_test(test_websocket_without_upgrade),
         cmocka_unit_test(test_tcp_limits_bound_memory),
         cmocka_unit_test(test_tcp_fin_then_retransmission),
         cmocka_unit_test(test_ipfrag_orders),
