@@ -735,6 +735,27 @@ static size_t stream_hold(tcpstream_t *t, stream_t *s, const packet_t *pkt, uint
     return stored;
 }
 
+/* A segment's ACK covers bytes of the other direction that the capture never
+ * had: the receiver got them, so the capture lost them (a kernel drop, a
+ * mirror port's overflow) and they will not come again. The other direction
+ * then continues after its hole at once, instead of holding every later
+ * message until the stream limit or its timeout. */
+static void stream_check_peer_ack(tcpstream_t *t, const packet_t *pkt)
+{
+    packet_t rev = *pkt; /* the other direction, as its own packets carry it */
+    memcpy(rev.src_addr, pkt->dst_addr, sizeof(rev.src_addr));
+    memcpy(rev.dst_addr, pkt->src_addr, sizeof(rev.dst_addr));
+    rev.src_port = pkt->dst_port;
+    rev.dst_port = pkt->src_port;
+    rev.payload = NULL;
+    rev.payload_len = 0;
+    uint32_t bucket;
+    stream_t *r = stream_lookup(t, &rev, &bucket);
+    if (!r || !r->ooo || r->mode == MODE_CLOSED) return;
+    if ((int32_t)(pkt->tcp_ack - r->next_seq) <= 0) return;
+    stream_skip_hole(t, r, &rev);
+}
+
 static void stream_reset(tcpstream_t *t, stream_t *s, uint32_t next_seq, int syn)
 {
     stream_clear(t, s);
@@ -750,6 +771,7 @@ void tcpstream_segment(tcpstream_t *t, const packet_t *pkt)
     const uint8_t *data = pkt->payload;
     size_t len = pkt->payload_len;
     uint32_t seq = pkt->tcp_seq;
+    if ((flags & TCP_FLAG_ACK) && t->count > 0) stream_check_peer_ack(t, pkt);
     if (len == 0 && !(flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST))) return;
     t->stats.segments++;
     uint64_t now_ms = pkt->ts_sec * 1000 + pkt->ts_usec / 1000;

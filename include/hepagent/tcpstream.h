@@ -6,8 +6,9 @@
  * an HTTP upgrade (RFC 7118), each message emitted once, whole, stamped with
  * the capture time of its first byte. A stream seen from the middle, or
  * after a hole, is resynchronised at the next SIP start line, or at the next
- * segment starting a WebSocket frame that carries SIP; TLS streams are
- * recognised and ignored. Every table and buffer is bounded; what a bound refuses is
+ * segment starting a WebSocket frame that carries SIP. A hole that the
+ * receiver's ACKs cover (bytes the capture lost) is given up at once. TLS
+ * streams are recognised and ignored. Every table and buffer is bounded; what a bound refuses is
  * counted. */
 #ifndef HEPAGENT_TCPSTREAM_H
 #define HEPAGENT_TCPSTREAM_H

@@ -987,6 +987,38 @@ def text_body(label, size):
 
 
 @capture
+def tcp_capture_loss():
+    cap = Capture("tcp_capture_loss", "TCP: segments missing from the capture (dropped by the "
+                  "capturing kernel; the receiver got them, its ACKs cover them): the middle "
+                  "of the client's INVITE, the start of an OPTIONS the server sends. Those two "
+                  "messages are lost; every message after a hole is sent, without waiting for "
+                  "bytes that will never come.")
+    conn = TcpConn(cap, CLIENT, SERVER)
+    call = Call("tcp-loss-1", "TCP", CLIENT, SERVER)
+    conn.handshake()
+    inv = call.invite()
+    b = conn.write(0, inv, expect=False)
+    t = len(inv) // 3
+    conn.seg(0, b, b + t)
+    conn.seg(0, b + 2 * t, b + len(inv))  # [t, 2t) is not in the capture
+    conn.push(1, call.trying())
+    conn.push(1, call.ringing())
+    conn.push(1, call.ok_invite())
+    conn.push(0, call.ack())
+    opt = Call("tcp-loss-2", "TCP", SERVER, CLIENT)
+    r = opt.request("OPTIONS")
+    o = conn.write(1, r, expect=False)
+    conn.acked[1] = o + 150  # the first 150 bytes are not in the capture
+    conn.seg(1, o + 150, o + len(r))
+    conn.push(0, opt.ok("OPTIONS"))
+    conn.push(0, call.bye())
+    conn.push(1, call.ok("BYE"))
+    conn.close()
+    cap.testlist = "--tshark 3 --stat tcp.gaps=2"
+    return cap
+
+
+@capture
 def tcp_large():
     cap = Capture("tcp_large", "TCP: a MESSAGE with a 60 KB body and a NOTIFY with a 100 KB body, "
                   "each in MSS-sized (1448-byte) segments, each followed by a small message. "

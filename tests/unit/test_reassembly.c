@@ -378,6 +378,40 @@ static void test_websocket(void **state)
     tcpstream_free(t);
 }
 
+/* Bytes the capture lost: the receiver's ACK covers them, so the stream goes
+ * on after the hole at once; before that ACK, it waits (they may be only out
+ * of order). */
+static void test_tcp_hole_acked_by_peer(void **state)
+{
+    (void)state;
+    memset(&got, 0, sizeof(got));
+    tcpstream_options_t o = tcp_opts();
+    tcpstream_t *t = tcpstream_new(&o, tcp_emit, NULL);
+    packet_t c = flow(11, 40010, 5060, 100), s = flow(200, 5060, 40010, 100);
+    s.dst_addr[3] = 11;
+    syn(t, c, 0);
+    syn(t, s, 900);
+    char buf[512];
+    int n = snprintf(buf, sizeof(buf), "%s%s%s", MSG1, MSG2, MSG3);
+    size_t n1 = strlen(MSG1);
+    seg(t, c, 0, buf, 0, n1 + 10, 0, 1);
+    seg(t, c, 0, buf, n1 + 30, (size_t)n - (n1 + 30), 0, 2); /* [n1+10, n1+30) lost */
+    assert_int_equal(got.count, 1);
+    packet_t ack = s;
+    ack.tcp_seq = 901;
+    ack.tcp_flags = TCP_FLAG_ACK;
+    ack.tcp_ack = 1 + (uint32_t)n1 + 10; /* only what was seen: keep waiting */
+    tcpstream_segment(t, &ack);
+    assert_int_equal(got.count, 1);
+    ack.tcp_ack = 1 + (uint32_t)n; /* the receiver has it all */
+    tcpstream_segment(t, &ack);
+    assert_int_equal(got.count, 2); /* MSG2 is lost, MSG3 goes */
+    assert_string_equal(got.data[1], MSG3);
+    assert_int_equal(got.usec[1], 2);
+    assert_int_equal(tcpstream_stats(t)->gaps, 1);
+    tcpstream_free(t);
+}
+
 /* WebSocket without its upgrade: a stream seen from the middle, and one that
  * lost bytes, find the framing again at a segment that starts a frame
  * carrying SIP. */
@@ -640,6 +674,7 @@ int main(void)
         cmocka_unit_test(test_tcp_tls_and_other_protocols_ignored),
         cmocka_unit_test(test_websocket),
         cmocka_unit_test(test_websocket_without_upgrade),
+        cmocka_unit_test(test_tcp_hole_acked_by_peer),
         cmocka_unit_test(test_tcp_limits_bound_memory),
         cmocka_unit_test(test_tcp_fin_then_retransmission),
         cmocka_unit_test(test_ipfrag_orders),
