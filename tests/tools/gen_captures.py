@@ -944,6 +944,7 @@ def tcp_keepalive():
     call = Call("tcp-ka-3", "TCP", CLIENT, SERVER)
     tcp_call(cap, conn, call)
     conn.close()
+    cap.testlist = "--tshark 10"
     return cap
 
 
@@ -974,6 +975,7 @@ def tcp_compact():
     conn.write(1, call.ok("BYE"))
     conn.seg(1, o)
     conn.close()
+    cap.testlist = "--tshark 7"
     return cap
 
 
@@ -1192,6 +1194,7 @@ def ws_sip():
     conn.push(0, ws_frame(8, struct.pack("!H", 1000), mask=next(masks)), expect=False)
     conn.push(1, ws_frame(8, struct.pack("!H", 1000)), expect=False)
     conn.close()
+    cap.testlist = "--tshark 9"
     return cap
 
 
@@ -1375,6 +1378,7 @@ def sctp_sip():
     ts = a.packet(1, [a.data(1, ok, tsn=ok_tsn, ssn=a.ssn[1] - 1), a.data(1, bye_ok)])
     cap.expect(bye_ok, server[0], client[0], server[1], client[1], P_SCTP, ts)
     a.packet(0, [a.sack(0)])
+    cap.testlist = "--tshark 9"
     return cap
 
 
@@ -1400,6 +1404,7 @@ def sctp_frag_retransmit():
     a.packet(0, [middle])
     cap.expect(inv, client[0], server[0], client[1], server[1], P_SCTP, ts)
     a.send_msg(1, call.trying(), bundle_sack=True)
+    cap.testlist = "--tshark 2 --stat sctp.reassembled=1"
     return cap
 
 
@@ -1488,7 +1493,7 @@ def ipfrag_v4_overlap_conflict():
     send_fragmented(cap, *c, *s, inv, [(0, 1480), (1480, 1480), (1000, 1000), (2960, None)],
                     replace={2: forged})
     cap.udp_msg(*s, *c, call.trying(), False)
-    cap.testlist = "--tshark 2"
+    cap.testlist = "--tshark 2 --stat ipfrag.overlaps=1"
     return cap
 
 

@@ -654,6 +654,31 @@ static void test_sctp(void **state)
     sctp_send(s, buf, n);
     assert_int_equal(got.count, 3);
     assert_string_equal(got.data[2], MSG3);
+    /* the middle fragment lost before the capture comes again after the last,
+     * then the first fragment does: joined each time, with the first's time */
+    size_t m = strlen(MSG1);
+    for (int late = 0; late < 2; late++) {
+        uint32_t tsn = 200 + 10 * (uint32_t)late;
+        size_t k[3];
+        k[0] = data_chunk(buf, 2, tsn, MSG1, 10);
+        k[1] = data_chunk(buf + k[0], 0, tsn + 1, MSG1 + 10, 10);
+        k[2] = data_chunk(buf + k[0] + k[1], 1, tsn + 2, MSG1 + 20, m - 20);
+        static const int order[2][3] = {{0, 2, 1}, {1, 2, 0}};
+        for (int i = 0; i < 3; i++) {
+            int c = order[late][i];
+            size_t at = c == 0 ? 0 : c == 1 ? k[0] : k[0] + k[1];
+            packet_t p = flow(1, 5060, 5060, 100);
+            p.l4_proto = 132;
+            p.ts_usec = (uint32_t)(10 + c);
+            p.payload = buf + at;
+            p.payload_len = (uint32_t)k[c];
+            sctp_packet(s, &p);
+        }
+        assert_int_equal(got.count, 4 + late);
+        assert_string_equal(got.data[3 + late], MSG1);
+        assert_int_equal(got.usec[3 + late], 10);
+    }
+    assert_int_equal(sctp_stats(s)->fragments_lost, 0);
     /* a chunk claiming more than the packet holds stops the walk */
     buf[2] = 0x7f;
     sctp_send(s, buf, n);
