@@ -106,7 +106,9 @@ static const struct bpf_program *capture_filter_for(capture_t *c, int linktype)
     if (c->nfilters == CAPTURE_MAX_FILTERS) return NULL;
     capture_filter_t *f = &c->filters[c->nfilters++];
     f->linktype = linktype;
-    pcap_t *dead = pcap_open_dead(linktype, 262144);
+    /* pcapng holds LINKTYPE_ values, libpcap compiles for DLT_ ones; they
+     * differ for raw IP (LINKTYPE_RAW 101 is DLT_RAW, 12 or 14) */
+    pcap_t *dead = pcap_open_dead(linktype == 101 ? DLT_RAW : linktype, 262144);
     f->ok = dead && pcap_compile(dead, &f->prog, c->bpf, 1, PCAP_NETMASK_UNKNOWN) == 0;
     if (!f->ok)
         log_warn("file %s: filter \"%s\" does not apply to link type %d: %s", c->name, c->bpf,
@@ -312,6 +314,29 @@ static pcap_t *capture_open_live(const capture_source_t *src, char *err, size_t 
     return p;
 }
 
+/* pcapng files are read by our own reader: libpcap stops at the first packet
+ * of an interface whose link type differs from the first one's. The filter is
+ * compiled per link type as packets come (capture_filter_for); its syntax is
+ * checked here, so a typo fails at start as it does for other sources. */
+static int capture_open_pcapng(capture_t *c, const capture_source_t *src, char *err, size_t errlen)
+{
+    char ng_err[256] = "";
+    c->pcapng = pcapng_open(src->file, ng_err, sizeof(ng_err));
+    if (!c->pcapng) {
+        snprintf(err, errlen, "cannot read %s: %s", src->file, ng_err);
+        return HA_EIO;
+    }
+    if (!src->bpf) return HA_OK;
+    char bpf_err[PCAP_ERRBUF_SIZE + 64] = "";
+    int rc = capture_check_bpf(src->bpf, DLT_EN10MB, MAX_PACKET_BYTES, bpf_err, sizeof(bpf_err));
+    if (rc != HA_OK) {
+        snprintf(err, errlen, "%s: %s", c->name, bpf_err);
+        return rc;
+    }
+    c->bpf = strdup(src->bpf);
+    return c->bpf ? HA_OK : HA_ENOMEM;
+}
+
 int capture_open(uv_loop_t *loop, const capture_source_t *src, uint32_t id, int realtime,
                  const capture_callbacks_t *cb, capture_t **out, char *err, size_t errlen)
 {
@@ -329,22 +354,31 @@ int capture_open(uv_loop_t *loop, const capture_source_t *src, uint32_t id, int 
         return HA_ENOMEM;
     }
     char ebuf[PCAP_ERRBUF_SIZE] = "";
-    if (c->is_file) {
-        c->pcap =
-            pcap_open_offline_with_tstamp_precision(src->file, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
-        if (!c->pcap) snprintf(err, errlen, "cannot read %s: %s", src->file, ebuf);
+    int rc;
+    if (c->is_file && pcapng_is_pcapng(src->file)) {
+        rc = capture_open_pcapng(c, src, err, errlen);
+        if (rc != HA_OK) {
+            capture_destroy(c);
+            return rc;
+        }
     } else {
-        c->pcap = capture_open_live(src, err, errlen);
-    }
-    if (!c->pcap) {
-        capture_destroy(c);
-        return HA_EIO;
-    }
-    c->linktype = pcap_datalink(c->pcap);
-    int rc = capture_set_filter(c->pcap, src->bpf, c->name, err, errlen);
-    if (rc != HA_OK) {
-        capture_destroy(c);
-        return rc;
+        if (c->is_file) {
+            c->pcap = pcap_open_offline_with_tstamp_precision(src->file,
+                                                              PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+            if (!c->pcap) snprintf(err, errlen, "cannot read %s: %s", src->file, ebuf);
+        } else {
+            c->pcap = capture_open_live(src, err, errlen);
+        }
+        if (!c->pcap) {
+            capture_destroy(c);
+            return HA_EIO;
+        }
+        c->linktype = pcap_datalink(c->pcap);
+        rc = capture_set_filter(c->pcap, src->bpf, c->name, err, errlen);
+        if (rc != HA_OK) {
+            capture_destroy(c);
+            return rc;
+        }
     }
     if (c->realtime) {
         c->pending_data = malloc(MAX_PACKET_BYTES);

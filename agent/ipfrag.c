@@ -122,6 +122,16 @@ static int ipfrag_complete(const datagram_t *d, frag_t **sorted)
     return covered >= (uint32_t)d->total;
 }
 
+/* An exact copy of a held fragment (same offset, length and bytes): networks,
+ * mirror ports and "any" captures duplicate packets. RFC 5722 section 4 lets
+ * a receiver drop such a copy rather than the datagram, and Linux does. */
+static int ipfrag_is_copy(const datagram_t *d, uint32_t offset, uint32_t len, const uint8_t *data)
+{
+    for (const frag_t *fr = d->frags; fr; fr = fr->next)
+        if (fr->offset == offset && fr->len == len && memcmp(fr->data, data, len) == 0) return 1;
+    return 0;
+}
+
 static int ipfrag_overlaps(const datagram_t *d, uint32_t offset, uint32_t len)
 {
     for (const frag_t *fr = d->frags; fr; fr = fr->next)
@@ -183,6 +193,10 @@ int ipfrag_add(ipfrag_t *f, const packet_t *pkt, ha_bytes_t *out, uint64_t *ts_s
             return 0;
         }
         d->total = total;
+    }
+    if (len > 0 && ipfrag_is_copy(d, offset, len, pkt->frag_data)) {
+        f->stats.duplicates++;
+        return 0;
     }
     if (len > 0 && ipfrag_overlaps(d, offset, len)) {
         if (d->version == 6) {

@@ -1,8 +1,9 @@
 /* SCTP DATA chunk handling. Duplicate detection keeps, per direction, the
  * highest TSN seen and a 64-bit window below it; INIT and INIT ACK reset a
- * direction to the initial TSN they announce. Fragments are joined when they
- * arrive in TSN order, which is how a sender emits them; anything else drops
- * that message and is counted. */
+ * direction to the initial TSN they announce. Fragments are joined in TSN
+ * order, which is how a sender emits them; a fragment that comes before its
+ * turn (the one before it was lost on the way to the capture and comes again
+ * as a retransmission) waits in a short list until the gap is filled. */
 #include "hepagent/sctp.h"
 #include "hepagent/common.h"
 #include "hepagent/lru.h"
@@ -19,7 +20,20 @@ enum {
     SCTP_FLAG_BEGIN = 0x02,
     SCTP_FLAG_UNORDERED = 0x04,
     SCTP_BUCKETS = 1024,
+    SCTP_MAX_EARLY = 16, /* fragments waiting for the ones before them, per direction */
 };
+
+/* A fragment that arrived before its turn. */
+typedef struct early_frag {
+    struct early_frag *next; /* arrival order */
+    uint32_t tsn;
+    uint16_t sid;
+    uint8_t flags;
+    uint64_t sec;
+    uint32_t usec;
+    size_t len;
+    uint8_t data[];
+} early_frag_t;
 
 #define OLDEST(s) LRU_ENTRY((s)->lru.head, assoc_t, lru)
 
@@ -44,6 +58,8 @@ typedef struct assoc {
     uint16_t frag_sid;
     uint64_t frag_sec;
     uint32_t frag_usec;
+    early_frag_t *early;
+    unsigned nearly;
 } assoc_t;
 
 struct sctp {
@@ -67,8 +83,24 @@ sctp_t *sctp_new(const sctp_options_t *opts, sctp_emit_fn emit, void *ctx)
     return s;
 }
 
+static void assoc_early_free(sctp_t *s, assoc_t *a, early_frag_t **at)
+{
+    early_frag_t *f = *at;
+    *at = f->next;
+    a->nearly--;
+    s->memory -= sizeof(*f) + f->len;
+    free(f);
+}
+
+static void assoc_early_clear(sctp_t *s, assoc_t *a)
+{
+    while (a->early)
+        assoc_early_free(s, a, &a->early);
+}
+
 static void assoc_destroy(sctp_t *s, assoc_t *a)
 {
+    assoc_early_clear(s, a);
     assoc_t **slot = &s->buckets[a->bucket];
     while (*slot && *slot != a)
         slot = &(*slot)->hash_next;
@@ -192,6 +224,96 @@ static int assoc_frag_append(sctp_t *s, assoc_t *a, const uint8_t *d, size_t n)
     return 1;
 }
 
+/* Keeps a fragment that is not the next one of the message being joined. */
+static void assoc_early_add(sctp_t *s, assoc_t *a, uint32_t tsn, uint16_t sid, uint8_t flags,
+                            const packet_t *pkt, const uint8_t *d, size_t n)
+{
+    if (a->nearly >= SCTP_MAX_EARLY) { /* the oldest will not be used any more */
+        s->stats.fragments_lost++;
+        assoc_early_free(s, a, &a->early);
+    }
+    if (n > s->opts.max_message_bytes || s->memory + sizeof(early_frag_t) + n > s->opts.memcap) {
+        s->stats.fragments_lost++;
+        return;
+    }
+    early_frag_t *f = malloc(sizeof(*f) + n);
+    if (!f) return;
+    *f = (early_frag_t){NULL, tsn, sid, flags, pkt->ts_sec, pkt->ts_usec, n};
+    memcpy(f->data, d, n);
+    early_frag_t **at = &a->early;
+    while (*at)
+        at = &(*at)->next;
+    *at = f;
+    a->nearly++;
+    s->memory += sizeof(*f) + n;
+}
+
+/* Adds the next fragment to the message being joined; hands the message on
+ * at its last one. */
+static void assoc_frag_next(sctp_t *s, assoc_t *a, const packet_t *pkt, int end, const uint8_t *d,
+                            size_t n)
+{
+    a->frag_next_tsn++;
+    if (!assoc_frag_append(s, a, d, n)) {
+        assoc_frag_drop(s, a);
+        return;
+    }
+    if (end) {
+        s->stats.messages++;
+        s->stats.reassembled++;
+        s->emit(s->ctx, pkt, a->frag, a->frag_len, a->frag_sec, a->frag_usec);
+        assoc_frag_drop(s, a);
+    }
+}
+
+/* Takes the fragments that came before their turn, as far as they follow. */
+static void assoc_frag_pull(sctp_t *s, assoc_t *a, const packet_t *pkt)
+{
+    while (a->in_frag) {
+        early_frag_t **at = &a->early;
+        while (*at && (*at)->tsn != a->frag_next_tsn)
+            at = &(*at)->next;
+        if (!*at) return;
+        early_frag_t *f = *at;
+        if (f->sid != a->frag_sid || (f->flags & SCTP_FLAG_BEGIN)) {
+            s->stats.fragments_lost++;
+            assoc_frag_drop(s, a);
+            return;
+        }
+        *at = f->next; /* unlinked, freed after use */
+        a->nearly--;
+        s->memory -= sizeof(*f) + f->len;
+        assoc_frag_next(s, a, pkt, f->flags & SCTP_FLAG_END, f->data, f->len);
+        free(f);
+    }
+}
+
+/* A message's first fragment: the start of the next message to join. A
+ * message in progress is given up; waiting fragments older than this one
+ * belonged to messages given up. */
+static void assoc_frag_begin(sctp_t *s, assoc_t *a, const packet_t *pkt, uint32_t tsn, uint16_t sid,
+                             uint64_t sec, uint32_t usec, const uint8_t *d, size_t n)
+{
+    if (a->in_frag) s->stats.fragments_lost++;
+    assoc_frag_drop(s, a);
+    for (early_frag_t **at = &a->early; *at;) {
+        if ((int32_t)((*at)->tsn - tsn) < 0)
+            assoc_early_free(s, a, at);
+        else
+            at = &(*at)->next;
+    }
+    a->in_frag = 1;
+    a->frag_sid = sid;
+    a->frag_next_tsn = tsn + 1;
+    a->frag_sec = sec;
+    a->frag_usec = usec;
+    if (!assoc_frag_append(s, a, d, n)) {
+        assoc_frag_drop(s, a);
+        return;
+    }
+    assoc_frag_pull(s, a, pkt);
+}
+
 static void sctp_data(sctp_t *s, assoc_t *a, const packet_t *pkt, uint8_t flags,
                       const uint8_t *chunk, size_t clen)
 {
@@ -215,32 +337,21 @@ static void sctp_data(sctp_t *s, assoc_t *a, const packet_t *pkt, uint8_t flags,
         return;
     }
     if (begin) {
-        if (a->in_frag) s->stats.fragments_lost++;
-        assoc_frag_drop(s, a);
-        a->in_frag = 1;
-        a->frag_sid = sid;
-        a->frag_next_tsn = tsn + 1;
-        a->frag_sec = pkt->ts_sec;
-        a->frag_usec = pkt->ts_usec;
-        if (!assoc_frag_append(s, a, data, n)) assoc_frag_drop(s, a);
+        assoc_frag_begin(s, a, pkt, tsn, sid, pkt->ts_sec, pkt->ts_usec, data, n);
         return;
     }
-    if (!a->in_frag || tsn != a->frag_next_tsn || sid != a->frag_sid) {
+    if (!a->in_frag || tsn != a->frag_next_tsn) {
+        /* before its turn: the fragments before it may still come */
+        assoc_early_add(s, a, tsn, sid, flags, pkt, data, n);
+        return;
+    }
+    if (sid != a->frag_sid) {
         s->stats.fragments_lost++;
         assoc_frag_drop(s, a);
         return;
     }
-    a->frag_next_tsn = tsn + 1;
-    if (!assoc_frag_append(s, a, data, n)) {
-        assoc_frag_drop(s, a);
-        return;
-    }
-    if (end) {
-        s->stats.messages++;
-        s->stats.reassembled++;
-        s->emit(s->ctx, pkt, a->frag, a->frag_len, a->frag_sec, a->frag_usec);
-        assoc_frag_drop(s, a);
-    }
+    assoc_frag_next(s, a, pkt, end, data, n);
+    assoc_frag_pull(s, a, pkt);
 }
 
 void sctp_packet(sctp_t *s, const packet_t *pkt)
@@ -273,6 +384,7 @@ void sctp_packet(sctp_t *s, const packet_t *pkt)
             if (clen >= 20) {
                 if (!a && !(a = assoc_get(s, pkt, now_ms))) return;
                 assoc_frag_drop(s, a);
+                assoc_early_clear(s, a);
                 a->have_tsn = 1;
                 a->max_tsn = be32(chunk + 16) - 1;
                 a->seen = 0;

@@ -23,6 +23,7 @@ enum {
 enum {
     MAX_MARKS = 32,
     HTTP_HEADER_MAX = 16384, /* an upgrade request or response larger than this is not one */
+    WS_PROBE_BYTES = 512,    /* of a frame's payload, searched for a SIP start line */
 };
 
 #define OLDEST(t) LRU_ENTRY((t)->lru.head, stream_t, lru)
@@ -327,12 +328,44 @@ static void stream_desync(tcpstream_t *t, stream_t *s)
     t->stats.resyncs++;
 }
 
+/* Whether p starts a WebSocket text or binary frame whose payload, unmasked,
+ * starts with a SIP start line. That is how SIP over WebSocket is recognised
+ * without its HTTP upgrade: a stream seen from the middle (hepagent started
+ * while WebRTC clients stay connected for hours), or after a hole. */
+static int ws_frame_starts_sip(const uint8_t *p, size_t avail)
+{
+    if (avail < 2 || (p[0] & 0x70) != 0) return 0;
+    int opcode = p[0] & 0x0f;
+    if (opcode != 1 && opcode != 2) return 0;
+    uint64_t len = p[1] & 0x7f;
+    size_t header = 2 + (len == 126 ? 2 : len == 127 ? 8 : 0) + ((p[1] & 0x80) ? 4 : 0);
+    if (avail <= header) return 0;
+    if (len == 126)
+        len = be16(p + 2);
+    else if (len == 127)
+        len = ((uint64_t)be32(p + 2) << 32) | be32(p + 6);
+    const uint8_t *mask = (p[1] & 0x80) ? p + header - 4 : NULL;
+    size_t n = HA_MIN(avail - header, (size_t)WS_PROBE_BYTES);
+    if (len < n) n = (size_t)len;
+    uint8_t start[WS_PROBE_BYTES];
+    for (size_t i = 0; i < n; i++)
+        start[i] = mask ? p[header + i] ^ mask[i & 3] : p[header + i];
+    return sip_probe_start_line(start, n) == SIP_OK;
+}
+
 /* Resync: find a line start where a SIP start line begins (or may begin, if
- * the data ends first). Returns the new offset; sets *wait when the data ran
- * out in the middle of a candidate line. */
+ * the data ends first), or a WebSocket frame carrying SIP right here (where a
+ * segment starts). Returns the new offset; sets *wait when the data ran out
+ * in the middle of a candidate line. */
 static size_t frame_resync(tcpstream_t *t, stream_t *s, const view_t *v, size_t o, int *wait)
 {
     size_t start = o;
+    if (ws_frame_starts_sip(v->p + o, v->n - o)) {
+        t->stats.ws_resyncs++;
+        s->resync = 0;
+        s->mode = MODE_WS;
+        return o;
+    }
     for (size_t pos = o; pos < v->n; pos = next_line(v, pos)) {
         sip_result_t r = sip_probe_start_line(v->p + pos, v->n - pos);
         if (r == SIP_NOT_SIP) continue;
@@ -644,8 +677,10 @@ static void stream_skip_hole(tcpstream_t *t, stream_t *s, const packet_t *pkt)
     s->need = 0;
     s->skip = 0;
     if (s->mode == MODE_WS) {
-        s->mode = MODE_IGNORE; /* frames cannot be found again after a hole */
-        t->stats.ws_errors++;
+        /* framing resumes at a segment that starts a frame carrying SIP */
+        s->ws_in_msg = 0;
+        s->mode = MODE_SIP;
+        stream_desync(t, s);
     } else if (s->mode == MODE_SIP || s->mode == MODE_START) {
         s->mode = MODE_SIP;
         stream_desync(t, s);
@@ -654,33 +689,71 @@ static void stream_skip_hole(tcpstream_t *t, stream_t *s, const packet_t *pkt)
     stream_drain_ooo(t, s, pkt);
 }
 
-static void stream_hold(tcpstream_t *t, stream_t *s, const packet_t *pkt, uint32_t seq,
-                        const uint8_t *data, size_t len)
+/* Holds the bytes of [seq, seq + len) that no held segment has yet, with the
+ * capture time of this segment: held segments never overlap, so the bytes
+ * (and time) that arrived first are the ones delivered. Returns how many
+ * bytes were new. */
+static size_t stream_hold(tcpstream_t *t, stream_t *s, const packet_t *pkt, uint32_t seq,
+                          const uint8_t *data, size_t len)
 {
+    size_t stored = 0;
     seg_t **at = &s->ooo;
-    while (*at && (int32_t)((*at)->seq - seq) < 0)
-        at = &(*at)->next;
-    if (*at && (*at)->seq == seq && (*at)->len >= len) {
-        t->stats.retransmissions++;
-        return;
+    while (len > 0) {
+        while (*at && (int32_t)((*at)->seq + (*at)->len - seq) <= 0)
+            at = &(*at)->next;
+        if (*at && (int32_t)((*at)->seq - seq) <= 0) { /* held already: skip it */
+            size_t covered = (*at)->seq + (*at)->len - seq;
+            if (covered >= len) break;
+            seq += (uint32_t)covered;
+            data += covered;
+            len -= covered;
+            continue;
+        }
+        size_t piece = len; /* new bytes, up to the next held segment */
+        if (*at && (*at)->seq - seq < piece) piece = (*at)->seq - seq;
+        if (!stream_reserve_memory(t, s, sizeof(seg_t) + piece)) {
+            t->stats.streams_evicted++;
+            break;
+        }
+        seg_t *g = malloc(sizeof(*g) + piece);
+        if (!g) break;
+        g->seq = seq;
+        g->len = (uint32_t)piece;
+        g->sec = pkt->ts_sec;
+        g->usec = pkt->ts_usec;
+        memcpy(g->data, data, piece);
+        g->next = *at;
+        *at = g;
+        at = &g->next;
+        s->ooo_bytes += piece;
+        t->memory += sizeof(*g) + piece;
+        stored += piece;
+        seq += (uint32_t)piece;
+        data += piece;
+        len -= piece;
     }
-    if (!stream_reserve_memory(t, s, sizeof(seg_t) + len)) {
-        t->stats.streams_evicted++;
-        return;
-    }
-    seg_t *g = malloc(sizeof(*g) + len);
-    if (!g) return;
-    g->seq = seq;
-    g->len = (uint32_t)len;
-    g->sec = pkt->ts_sec;
-    g->usec = pkt->ts_usec;
-    memcpy(g->data, data, len);
-    g->next = *at;
-    *at = g;
-    s->ooo_bytes += len;
-    t->memory += sizeof(*g) + len;
-    t->stats.out_of_order++;
-    if (s->ooo_bytes + s->len > t->opts.max_stream_bytes) stream_skip_hole(t, s, pkt);
+    return stored;
+}
+
+/* A segment's ACK covers bytes of the other direction that the capture never
+ * had: the receiver got them, so the capture lost them (a kernel drop, a
+ * mirror port's overflow) and they will not come again. The other direction
+ * then continues after its hole at once, instead of holding every later
+ * message until the stream limit or its timeout. */
+static void stream_check_peer_ack(tcpstream_t *t, const packet_t *pkt)
+{
+    packet_t rev = *pkt; /* the other direction, as its own packets carry it */
+    memcpy(rev.src_addr, pkt->dst_addr, sizeof(rev.src_addr));
+    memcpy(rev.dst_addr, pkt->src_addr, sizeof(rev.dst_addr));
+    rev.src_port = pkt->dst_port;
+    rev.dst_port = pkt->src_port;
+    rev.payload = NULL;
+    rev.payload_len = 0;
+    uint32_t bucket;
+    stream_t *r = stream_lookup(t, &rev, &bucket);
+    if (!r || !r->ooo || r->mode == MODE_CLOSED) return;
+    if ((int32_t)(pkt->tcp_ack - r->next_seq) <= 0) return;
+    stream_skip_hole(t, r, &rev);
 }
 
 static void stream_reset(tcpstream_t *t, stream_t *s, uint32_t next_seq, int syn)
@@ -698,6 +771,7 @@ void tcpstream_segment(tcpstream_t *t, const packet_t *pkt)
     const uint8_t *data = pkt->payload;
     size_t len = pkt->payload_len;
     uint32_t seq = pkt->tcp_seq;
+    if ((flags & TCP_FLAG_ACK) && t->count > 0) stream_check_peer_ack(t, pkt);
     if (len == 0 && !(flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST))) return;
     t->stats.segments++;
     uint64_t now_ms = pkt->ts_sec * 1000 + pkt->ts_usec / 1000;
@@ -734,14 +808,28 @@ void tcpstream_segment(tcpstream_t *t, const packet_t *pkt)
                 stream_skip_hole(t, s, pkt);
                 stream_deliver(t, s, pkt, data, len, pkt->ts_sec, pkt->ts_usec);
             } else {
-                stream_hold(t, s, pkt, seq, data, len);
+                size_t stored = stream_hold(t, s, pkt, seq, data, len);
+                if (stored == 0) {
+                    t->stats.retransmissions++;
+                } else {
+                    t->stats.out_of_order++;
+                    if (stored < len) t->stats.overlaps++;
+                }
+                if (s->ooo_bytes + s->len > t->opts.max_stream_bytes) stream_skip_hole(t, s, pkt);
             }
         } else if ((int64_t)d + (int64_t)len <= 0) {
             t->stats.retransmissions++;
         } else {
-            if (d < 0) t->stats.overlaps++;
             size_t already = (size_t)(-(int64_t)d);
-            stream_deliver(t, s, pkt, data + already, len - already, pkt->ts_sec, pkt->ts_usec);
+            const uint8_t *fresh = data + already;
+            size_t fresh_len = len - already;
+            /* bytes that a held segment brought first stay that segment's */
+            size_t now = fresh_len;
+            if (s->ooo && s->ooo->seq - s->next_seq < now) now = s->ooo->seq - s->next_seq;
+            if (d < 0 || now < fresh_len) t->stats.overlaps++;
+            uint32_t rest_seq = s->next_seq + (uint32_t)now;
+            stream_deliver(t, s, pkt, fresh, now, pkt->ts_sec, pkt->ts_usec);
+            if (now < fresh_len) stream_hold(t, s, pkt, rest_seq, fresh + now, fresh_len - now);
             stream_drain_ooo(t, s, pkt);
         }
     }

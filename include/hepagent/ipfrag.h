@@ -1,7 +1,8 @@
 /* IPv4 and IPv6 fragment reassembly with bounded state: a table of datagrams
  * in reassembly (count and bytes limited, idle timeout on the capture clock).
- * Overlaps: IPv4 keeps the bytes that arrived first; IPv6 drops the datagram
- * (RFC 5722). Everything refused or expired is counted. */
+ * Exact copies of a held fragment are ignored. Overlaps: IPv4 keeps the bytes
+ * that arrived first; IPv6 drops the datagram (RFC 5722). Everything refused
+ * or expired is counted. */
 #ifndef HEPAGENT_IPFRAG_H
 #define HEPAGENT_IPFRAG_H
 
@@ -14,6 +15,7 @@
 #define IPFRAG_COUNTERS(X)                                                                         \
     X(fragments, "fragments received")                                                             \
     X(reassembled, "datagrams reassembled")                                                        \
+    X(duplicates, "exact copies of a fragment already held (ignored)")                             \
     X(overlaps, "IPv4 fragments overlapping earlier data (first data kept)")                       \
     X(overlap_dropped, "IPv6 datagrams dropped for overlapping fragments (RFC 5722)")              \
     X(timeouts, "datagrams expired incomplete")                                                    \

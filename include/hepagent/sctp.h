@@ -1,6 +1,7 @@
 /* SIP over SCTP (RFC 4168): DATA chunks are walked, retransmitted TSNs
- * recognised, fragmented user messages joined (in TSN order), and each whole
- * user message handed on. State per association direction is bounded in
+ * recognised, fragmented user messages joined in TSN order (a fragment that
+ * comes before its turn waits for a retransmission to fill the gap), and each
+ * whole user message handed on. State per association direction is bounded in
  * count, bytes and idle time. */
 #ifndef HEPAGENT_SCTP_H
 #define HEPAGENT_SCTP_H
@@ -16,7 +17,7 @@
     X(messages, "user messages handed on")                                                         \
     X(duplicates, "DATA chunks with a TSN already seen (retransmissions)")                         \
     X(reassembled, "user messages joined from fragments")                                          \
-    X(fragments_lost, "fragments that did not follow in order (message dropped)")                  \
+    X(fragments_lost, "fragments whose message could not be completed (dropped)")                  \
     X(bad_chunks, "chunks with an impossible length")                                              \
     X(unsupported_chunks, "I-DATA chunks (RFC 8260), not decoded")                                 \
     X(too_big, "user messages over the size limit")                                                \

@@ -1,11 +1,14 @@
 /* TCP stream reassembly and SIP framing, per direction: segments are put in
  * sequence order (out-of-order ones wait, retransmissions and overlaps are
- * trimmed, the data that arrived first is kept), then the in-order bytes are
+ * trimmed, the bytes that arrived first are kept with their capture time,
+ * whether they came in order or waited out of order), then the in-order bytes are
  * framed into SIP messages by Content-Length, or into WebSocket frames after
  * an HTTP upgrade (RFC 7118), each message emitted once, whole, stamped with
- * the capture time of its first byte. A stream seen from the middle is
- * resynchronised at the next SIP start line; TLS streams are recognised and
- * ignored. Every table and buffer is bounded; what a bound refuses is
+ * the capture time of its first byte. A stream seen from the middle, or
+ * after a hole, is resynchronised at the next SIP start line, or at the next
+ * segment starting a WebSocket frame that carries SIP. A hole that the
+ * receiver's ACKs cover (bytes the capture lost) is given up at once. TLS
+ * streams are recognised and ignored. Every table and buffer is bounded; what a bound refuses is
  * counted. */
 #ifndef HEPAGENT_TCPSTREAM_H
 #define HEPAGENT_TCPSTREAM_H
@@ -36,6 +39,7 @@
     X(tls_streams, "TLS streams recognised (encrypted: not sent)")                                 \
     X(ws_streams, "WebSocket upgrades seen")                                                       \
     X(ws_messages, "SIP messages framed over WebSocket")                                           \
+    X(ws_resyncs, "WebSocket framing found without the upgrade (mid-stream, after a hole)")        \
     X(ws_not_sip, "WebSocket messages that are not SIP")                                           \
     X(ws_errors, "WebSocket protocol errors (stream ignored)")
 

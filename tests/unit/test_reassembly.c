@@ -174,6 +174,38 @@ static void test_tcp_out_of_order_retransmit_overlap(void **state)
     tcpstream_free(t);
 }
 
+/* A held (out-of-order) segment's bytes arrived before those of a later
+ * in-order segment overlapping it: they are the ones delivered, with their
+ * own capture time, and held segments overlapping each other keep the first
+ * copy too. */
+static void test_tcp_overlap_of_held_segment(void **state)
+{
+    (void)state;
+    memset(&got, 0, sizeof(got));
+    tcpstream_options_t o = tcp_opts();
+    tcpstream_t *t = tcpstream_new(&o, tcp_emit, NULL);
+    packet_t f = flow(4, 40003, 5060, 100);
+    syn(t, f, 0);
+    char buf[512], forged[512];
+    size_t n1 = strlen(MSG1);
+    int n = snprintf(buf, sizeof(buf), "%s%s%s", MSG1, MSG2, MSG3);
+    memcpy(forged, buf, (size_t)n);
+    memset(forged + n1 - 5, 'X', 40);    /* the end of MSG1 and the start of MSG2 */
+    seg(t, f, 0, buf, 0, n1 - 20, 0, 1); /* in order */
+    seg(t, f, 0, buf, n1 - 10, (size_t)n - (n1 - 10), 0, 2); /* held: MSG2's first byte */
+    seg(t, f, 0, forged, n1 - 12, 30, 0, 3); /* held too: only its first 2 bytes are new */
+    seg(t, f, 0, forged, n1 - 20, 4, 0, 4);  /* in order, a hole remains */
+    assert_int_equal(got.count, 0);
+    seg(t, f, 0, forged, n1 - 20, 30, 0, 5); /* fills it and overlaps both held */
+    assert_int_equal(got.count, 3);
+    assert_string_equal(got.data[0], MSG1);
+    assert_int_equal(got.usec[0], 1);
+    assert_string_equal(got.data[1], MSG2);
+    assert_int_equal(got.usec[1], 2); /* its first byte came first in the held segment */
+    assert_string_equal(got.data[2], MSG3);
+    tcpstream_free(t);
+}
+
 static void test_tcp_overlap_keeps_first_data(void **state)
 {
     (void)state;
@@ -346,6 +378,70 @@ static void test_websocket(void **state)
     tcpstream_free(t);
 }
 
+/* Bytes the capture lost: the receiver's ACK covers them, so the stream goes
+ * on after the hole at once; before that ACK, it waits (they may be only out
+ * of order). */
+static void test_tcp_hole_acked_by_peer(void **state)
+{
+    (void)state;
+    memset(&got, 0, sizeof(got));
+    tcpstream_options_t o = tcp_opts();
+    tcpstream_t *t = tcpstream_new(&o, tcp_emit, NULL);
+    packet_t c = flow(11, 40010, 5060, 100), s = flow(200, 5060, 40010, 100);
+    s.dst_addr[3] = 11;
+    syn(t, c, 0);
+    syn(t, s, 900);
+    char buf[512];
+    int n = snprintf(buf, sizeof(buf), "%s%s%s", MSG1, MSG2, MSG3);
+    size_t n1 = strlen(MSG1);
+    seg(t, c, 0, buf, 0, n1 + 10, 0, 1);
+    seg(t, c, 0, buf, n1 + 30, (size_t)n - (n1 + 30), 0, 2); /* [n1+10, n1+30) lost */
+    assert_int_equal(got.count, 1);
+    packet_t ack = s;
+    ack.tcp_seq = 901;
+    ack.tcp_flags = TCP_FLAG_ACK;
+    ack.tcp_ack = 1 + (uint32_t)n1 + 10; /* only what was seen: keep waiting */
+    tcpstream_segment(t, &ack);
+    assert_int_equal(got.count, 1);
+    ack.tcp_ack = 1 + (uint32_t)n; /* the receiver has it all */
+    tcpstream_segment(t, &ack);
+    assert_int_equal(got.count, 2); /* MSG2 is lost, MSG3 goes */
+    assert_string_equal(got.data[1], MSG3);
+    assert_int_equal(got.usec[1], 2);
+    assert_int_equal(tcpstream_stats(t)->gaps, 1);
+    tcpstream_free(t);
+}
+
+/* WebSocket without its upgrade: a stream seen from the middle, and one that
+ * lost bytes, find the framing again at a segment that starts a frame
+ * carrying SIP. */
+static void test_websocket_without_upgrade(void **state)
+{
+    (void)state;
+    memset(&got, 0, sizeof(got));
+    tcpstream_options_t o = tcp_opts();
+    tcpstream_t *t = tcpstream_new(&o, tcp_emit, NULL);
+    static uint8_t buf[4096];
+    /* from the middle: a cut frame, then whole ones (masked) */
+    packet_t c = flow(10, 40009, 8080, 100);
+    size_t cut = ws_frame(buf, 1, 1, MSG1, strlen(MSG1), 1);
+    size_t n = cut + ws_frame(buf + cut, 1, 1, MSG2, strlen(MSG2), 1);
+    seg(t, c, 5000, (const char *)buf, 9, cut - 9, 0, 1);
+    seg(t, c, 5000, (const char *)buf, cut, n - cut, 0, 2);
+    assert_int_equal(got.count, 1);
+    assert_string_equal(got.data[0], MSG2);
+    assert_int_equal(got.transport[0], RULE_TRANSPORT_WS);
+    assert_int_equal(tcpstream_stats(t)->ws_resyncs, 1);
+    /* after a hole too far ahead to wait for: the next frame (unmasked) */
+    n = ws_frame(buf, 1, 1, MSG3, strlen(MSG3), 0);
+    seg(t, c, 5000 + (uint32_t)o.max_stream_bytes * 2, (const char *)buf, 0, n, 0, 3);
+    assert_int_equal(got.count, 2);
+    assert_string_equal(got.data[1], MSG3);
+    assert_int_equal(tcpstream_stats(t)->gaps, 1);
+    assert_int_equal(tcpstream_stats(t)->ws_resyncs, 2);
+    tcpstream_free(t);
+}
+
 static void test_tcp_limits_bound_memory(void **state)
 {
     (void)state;
@@ -459,6 +555,18 @@ static void test_ipfrag_overlap_policies(void **state)
     assert_int_equal(ipfrag_add(f, &q2, &out, &sec, &usec), 0);
     assert_int_equal(ipfrag_stats(f)->overlap_dropped, 1);
     assert_int_equal(ipfrag_count(f), 0);
+    /* an exact copy is no overlap, in either version: ignored, datagram kept */
+    for (int version = 4; version <= 6; version += 2) {
+        packet_t r1 = frag(3, 0, a, 16, 1, version, 1), r2 = frag(3, 16, b, 16, 0, version, 1);
+        assert_int_equal(ipfrag_add(f, &r1, &out, &sec, &usec), 0);
+        assert_int_equal(ipfrag_add(f, &r1, &out, &sec, &usec), 0);
+        assert_int_equal(ipfrag_add(f, &r2, &out, &sec, &usec), 1);
+        assert_int_equal(out.len, 32);
+        assert_memory_equal(out.ptr, "AAAAAAAAAAAAAAAABBBBBBBBBBBBBBBB", 32);
+    }
+    assert_int_equal(ipfrag_stats(f)->duplicates, 2);
+    assert_int_equal(ipfrag_stats(f)->overlaps, 1);
+    assert_int_equal(ipfrag_stats(f)->overlap_dropped, 1);
     ipfrag_free(f);
 }
 
@@ -546,6 +654,31 @@ static void test_sctp(void **state)
     sctp_send(s, buf, n);
     assert_int_equal(got.count, 3);
     assert_string_equal(got.data[2], MSG3);
+    /* the middle fragment lost before the capture comes again after the last,
+     * then the first fragment does: joined each time, with the first's time */
+    size_t m = strlen(MSG1);
+    for (int late = 0; late < 2; late++) {
+        uint32_t tsn = 200 + 10 * (uint32_t)late;
+        size_t k[3];
+        k[0] = data_chunk(buf, 2, tsn, MSG1, 10);
+        k[1] = data_chunk(buf + k[0], 0, tsn + 1, MSG1 + 10, 10);
+        k[2] = data_chunk(buf + k[0] + k[1], 1, tsn + 2, MSG1 + 20, m - 20);
+        static const int order[2][3] = {{0, 2, 1}, {1, 2, 0}};
+        for (int i = 0; i < 3; i++) {
+            int c = order[late][i];
+            size_t at = c == 0 ? 0 : c == 1 ? k[0] : k[0] + k[1];
+            packet_t p = flow(1, 5060, 5060, 100);
+            p.l4_proto = 132;
+            p.ts_usec = (uint32_t)(10 + c);
+            p.payload = buf + at;
+            p.payload_len = (uint32_t)k[c];
+            sctp_packet(s, &p);
+        }
+        assert_int_equal(got.count, 4 + late);
+        assert_string_equal(got.data[3 + late], MSG1);
+        assert_int_equal(got.usec[3 + late], 10);
+    }
+    assert_int_equal(sctp_stats(s)->fragments_lost, 0);
     /* a chunk claiming more than the packet holds stops the walk */
     buf[2] = 0x7f;
     sctp_send(s, buf, n);
@@ -560,10 +693,13 @@ int main(void)
         cmocka_unit_test(test_tcp_split_every_byte_and_first_byte_time),
         cmocka_unit_test(test_tcp_out_of_order_retransmit_overlap),
         cmocka_unit_test(test_tcp_overlap_keeps_first_data),
+        cmocka_unit_test(test_tcp_overlap_of_held_segment),
         cmocka_unit_test(test_tcp_midstream_resync),
         cmocka_unit_test(test_tcp_bad_content_length_and_too_big),
         cmocka_unit_test(test_tcp_tls_and_other_protocols_ignored),
         cmocka_unit_test(test_websocket),
+        cmocka_unit_test(test_websocket_without_upgrade),
+        cmocka_unit_test(test_tcp_hole_acked_by_peer),
         cmocka_unit_test(test_tcp_limits_bound_memory),
         cmocka_unit_test(test_tcp_fin_then_retransmission),
         cmocka_unit_test(test_ipfrag_orders),
