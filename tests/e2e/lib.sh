@@ -61,7 +61,8 @@ pick_ports() {
         picked+="$p "
         n=$((n + 1))
     done
-    echo "$picked"
+    picked=${picked# }
+    echo "${picked% }"
 }
 
 # wait_for_file FILE [SECONDS]

@@ -40,9 +40,8 @@ source "$(dirname "$0")/lib.sh" "$@"
 
 CAPTURE=udp/zeek_wireshark_sip.pcap
 PCAP=$CORPUS/$CAPTURE
-WANT=$(awk -v c="$CAPTURE" '$1 == c { print $2 }' "$REPO/tests/pcap/TESTLIST")
+WANT=$(awk -v c="corpus/$CAPTURE" '$1 == c { print $2 }' "$REPO/tests/pcap/TESTLIST")
 [ -n "$WANT" ] || fail "no TESTLIST line for $CAPTURE"
-PYTHON=$(command -v /usr/bin/python3 python3 | head -n 1) || fail "python3 is needed"
 command -v socat >/dev/null || fail "socat is needed (scripts/install-deps.sh)"
 command -v openssl >/dev/null || fail "the openssl command is needed"
 
@@ -124,22 +123,11 @@ note "test PKI in $PKI"
 
 # ---- servers -------------------------------------------------------------
 
-# pick_port: a port in 20000-32000 that no TCP socket uses (below the
-# ephemeral range, so no client socket takes it meanwhile)
-pick_port() {
-    local used p
-    used=" $(ss -Hant 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u | tr '\n' ' ') "
-    while :; do
-        p=$((20000 + RANDOM % 12000))
-        [[ "$used" == *" $p "* ]] || { echo "$p"; return; }
-    done
-}
-
 # socat_server NAME OPTIONS: socat terminating TLS on 127.0.0.1 and relaying
 # each connection to the sink; sets PORT[NAME]
 socat_server() {
     local name=$1 opts=$2 port pid i
-    port=$(pick_port)
+    port=$(pick_ports 1)
     socat "OPENSSL-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,$opts" "TCP:127.0.0.1:$SINK_TCP_PORT" \
         2>"$WORK/socat-$name.log" &
     pid=$!
