@@ -29,9 +29,14 @@ import argparse
 import array
 import json
 import math
+import os
 import re
 import struct
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests",
+                                "tools"))
+import pcapfile  # noqa: E402
 
 LINKTYPE_ETHERNET = 1
 CALLID_RE = re.compile(rb"(\r\n|^)((?:call-id|i)[ \t]*:[ \t]*)([^@\r\n]+)", re.I)
@@ -41,33 +46,16 @@ B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 def read_pcap(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    if len(data) < 24:
-        sys.exit("replicate: %s: not a pcap file" % path)
-    magic = data[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        endian = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        endian = ">"
-    else:
+    pcap = pcapfile.read_pcap_file(path)
+    if pcap is None:
         sys.exit("replicate: %s: not a classic pcap file (pcapng is not supported)" % path)
-    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
-    linktype = struct.unpack(endian + "I", data[20:24])[0] & 0x0FFFFFFF
-    if linktype != LINKTYPE_ETHERNET:
-        sys.exit("replicate: %s: link type %d, only Ethernet (1) is supported" % (path, linktype))
-    recs = []
-    off = 24
-    rec_hdr = struct.Struct(endian + "IIII")
-    while off + 16 <= len(data):
-        sec, frac, caplen, wirelen = rec_hdr.unpack_from(data, off)
-        off += 16
-        frame = data[off:off + caplen]
-        if len(frame) < caplen:
-            sys.exit("replicate: %s: truncated record" % path)
-        off += caplen
-        recs.append([sec, frac, wirelen, frame])
-    return data[:24], endian, nano, recs
+    if pcap.linktype != LINKTYPE_ETHERNET:
+        sys.exit("replicate: %s: link type %d, only Ethernet (1) is supported"
+                 % (path, pcap.linktype))
+    if pcap.truncated:
+        sys.exit("replicate: %s: truncated record" % path)
+    recs = [[r.sec, r.frac, r.wirelen, r.frame] for r in pcap.records]
+    return pcap.header, pcap.endian, pcap.nano, recs
 
 
 def checksum(buf):

@@ -37,7 +37,9 @@ read -r -a CAPTURES <<<"${SNGREP_CAPTURES:-udp/zeek_wireshark_sip.pcap linktypes
 # ---------------------------------------------------------------------------
 # Python helper (stdlib only): tshark extraction, pcap record counting, compare.
 cat >"$WORK/sip_compare.py" <<'PYEOF'
-import json, os, subprocess, struct, sys
+import json, os, subprocess, sys
+
+import pcapfile  # tests/tools, on PYTHONPATH
 
 TSHARK_TIMEOUT = 60
 
@@ -116,21 +118,8 @@ def pcap_records(path):
         return 0
     if len(data) < 24:
         return 0
-    magic = data[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        end = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        end = ">"
-    else:
-        return -1
-    n, off = 0, 24
-    while off + 16 <= len(data):
-        incl = struct.unpack(end + "I", data[off + 8:off + 12])[0]
-        if off + 16 + incl > len(data):
-            break
-        off += 16 + incl
-        n += 1
-    return n
+    pcap = pcapfile.read_pcap(data)
+    return -1 if pcap is None else len(pcap.records)
 
 def describe(m):
     return "%s frame %s" % (os.path.basename(m["file"]), m["frame"])
@@ -210,7 +199,7 @@ def main():
 
 main()
 PYEOF
-check() { "$PY" "$WORK/sip_compare.py" "$@"; }
+check() { PYTHONPATH="$REPO/tests/tools" "$PY" "$WORK/sip_compare.py" "$@"; }
 
 # manifest_count PATH: the MANIFEST's sip_messages for PATH (empty if not listed)
 manifest_count() {

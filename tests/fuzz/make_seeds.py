@@ -13,33 +13,21 @@ Deterministic: the same repository gives the same seeds.
 """
 import glob
 import os
-import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "tools"))
+import pcapfile  # noqa: E402
 LINKTYPES = [1, 0, 12, 101, 105, 108, 113, 127, 228, 229, 239, 276]  # as fuzz_decode.c
 
 
 def read_pcap(path):
     """(linktype, [frames]) of a classic pcap, or None."""
-    data = open(path, "rb").read()
-    if len(data) < 24:
+    pcap = pcapfile.read_pcap_file(path)
+    if pcap is None:
         return None
-    magic = data[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        e = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        e = ">"
-    else:
-        return None
-    linktype = struct.unpack(e + "I", data[20:24])[0] & 0xffff
-    frames, off = [], 24
-    while off + 16 <= len(data):
-        caplen = struct.unpack(e + "I", data[off + 8:off + 12])[0]
-        frames.append(data[off + 16:off + 16 + caplen])
-        off += 16 + caplen
-    return linktype, frames
+    return pcap.linktype & 0xffff, [r.frame for r in pcap.records]
 
 
 def write(outdir, target, name, blob):

@@ -16,25 +16,19 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+import pcapfile  # noqa: E402
 
 
 def cut_pcap(src, dst, snaplen):
-    data = open(src, "rb").read()
-    magic = data[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        e = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        e = ">"
-    else:
+    pcap = pcapfile.read_pcap_file(src)
+    if pcap is None:
         return False  # pcapng: the fuzzer covers its reader
-    out = bytearray(data[:16]) + struct.pack(e + "I", snaplen) + data[20:24]
-    off = 24
-    while off + 16 <= len(data):
-        sec, usec, caplen, wirelen = struct.unpack(e + "IIII", data[off:off + 16])
-        keep = min(caplen, snaplen)
-        out += struct.pack(e + "IIII", sec, usec, keep, wirelen)
-        out += data[off + 16:off + 16 + keep]
-        off += 16 + caplen
+    e = pcap.endian
+    out = bytearray(pcap.header[:16]) + struct.pack(e + "I", snaplen) + pcap.header[20:24]
+    for r in pcap.records:
+        keep = min(r.caplen, snaplen)
+        out += struct.pack(e + "IIII", r.sec, r.frac, keep, r.wirelen) + r.frame[:keep]
     open(dst, "wb").write(out)
     return True
 
