@@ -120,7 +120,8 @@ spool_t *spool_open(const char *dir, uint64_t max_bytes, char *err, size_t errle
         char path[4096];
         struct stat st;
         spool_path(s, seq, "spool", path, sizeof(path));
-        if (stat(path, &st) == 0 && s->nsegs < SPOOL_MAX_SEGMENTS)
+        /* a directory of that name would open, fail every read and stay */
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && s->nsegs < SPOOL_MAX_SEGMENTS)
             spool_add_segment(s, seq, (uint64_t)st.st_size, 0, 0);
     }
     closedir(d);
@@ -314,15 +315,18 @@ int spool_read(spool_t *s, uint8_t *buf, size_t cap, size_t *len)
             continue;
         }
         uint8_t h[SPOOL_RECORD_HEADER];
-        if (s->roff >= s->segs[0].bytes || !spool_read_exact(s->rfd, h, sizeof(h))) {
+        if (s->roff >= s->segs[0].bytes) {
             spool_close_reader(s);
             spool_remove_segment(s, 0);
             continue;
         }
-        uint32_t n = be32(h + 4);
-        int ok = memcmp(h, spool_magic, 4) == 0 && n >= 6 && n <= cap &&
-                 spool_read_exact(s->rfd, buf, n) && (uint32_t)crc32(0, buf, n) == be32(h + 8) &&
-                 memcmp(buf, "HEP3", 4) == 0 && be16(buf + 4) == n;
+        /* a header cut short (a crash during a write) is a damaged record too */
+        uint32_t n = 0;
+        int ok = spool_read_exact(s->rfd, h, sizeof(h));
+        if (ok) n = be32(h + 4);
+        ok = ok && memcmp(h, spool_magic, 4) == 0 && n >= 6 && n <= cap &&
+             spool_read_exact(s->rfd, buf, n) && (uint32_t)crc32(0, buf, n) == be32(h + 8) &&
+             memcmp(buf, "HEP3", 4) == 0 && be16(buf + 4) == n;
         if (!ok) {
             /* a damaged record: nothing after it in this file can be trusted */
             s->stats.corrupt++;

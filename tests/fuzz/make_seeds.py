@@ -9,11 +9,14 @@ usage: make_seeds.py OUTDIR   writes OUTDIR/<target>/... for each fuzz target:
   hep     the HEP test vectors
   config  conf/hepagent.json and the example configs
   pcapng  the pcapng captures
+  spool   spool segments (magic, length, CRC-32, packet) of the HEP vectors:
+          all of them, each alone, and all with the last record cut short
 Deterministic: the same repository gives the same seeds.
 """
 import glob
 import os
 import sys
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -35,6 +38,11 @@ def write(outdir, target, name, blob):
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
         f.write(blob)
+
+
+def spool_record(pkt):
+    """One spool record, as agent/spool.c writes it."""
+    return b"HSP1" + struct.pack(">II", len(pkt), zlib.crc32(pkt) & 0xffffffff) + pkt
 
 
 def main():
@@ -60,8 +68,15 @@ def main():
                     payload = fr[14 + (fr[14] & 15) * 4 + 8:]
                     if payload[:3] in (b"SIP",) or b" SIP/2.0" in payload[:200]:
                         write(out, "sip", "%s_%d" % (name, i), payload)
+    records = []
     for v in sorted(glob.glob(os.path.join(REPO, "tests/unit/vectors/*.bin"))):
         write(out, "hep", os.path.basename(v), open(v, "rb").read())
+        pkt = open(v, "rb").read()
+        if pkt[:4] == b"HEP3" and struct.unpack(">H", pkt[4:6])[0] == len(pkt):
+            records.append(spool_record(pkt))
+            write(out, "spool", os.path.basename(v), records[-1])
+    write(out, "spool", "all", b"".join(records))
+    write(out, "spool", "all_cut", b"".join(records)[:-7])
     for c in [os.path.join(REPO, "conf/hepagent.json")] + sorted(
             glob.glob(os.path.join(REPO, "conf/examples/*.json"))):
         write(out, "config", os.path.basename(c), open(c, "rb").read())
