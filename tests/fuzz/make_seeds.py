@@ -15,6 +15,7 @@ Deterministic: the same repository gives the same seeds.
 """
 import glob
 import os
+import struct
 import sys
 import zlib
 
