@@ -34,6 +34,7 @@
     X(send_errors, "packets the kernel refused (dropped)")                                         \
     X(unreachable, "ICMP port unreachable reports (UDP)")                                          \
     X(connects, "connections established (TCP, TLS)")                                              \
+    X(reconnects, "connections established again after an earlier one (TCP, TLS)")                 \
     X(disconnects, "connections lost or attempts failed (TCP, TLS)")                               \
     X(tls_failures, "TLS handshakes that failed (certificate, protocol)")                          \
     X(retransmitted, "packets sent again after a connection broke before acknowledging them")      \
@@ -301,7 +302,7 @@ static void collector_up(collector_t *col)
     col->blocked = 0;
     col->last_progress_ms = uv_now(col->sender->loop);
     if (collector_stream(col)) {
-        col->st.connects++;
+        if (col->st.connects++ > 0) col->st.reconnects++;
         log_info("collector %s: connected", col->cfg.url);
     }
     col->was_up = 1;
