@@ -228,16 +228,10 @@ int pcapng_next(pcapng_t *r, struct pcap_pkthdr *hdr, const uint8_t **data, int 
         }
         uint32_t id, caplen, wirelen, body;
         uint64_t ts;
-        if (type == BLOCK_EPB) {
+        if (type == BLOCK_EPB || type == BLOCK_OPB) {
             if (len < 32) goto short_block;
-            id = rd32(r, b + 8);
-            ts = ((uint64_t)rd32(r, b + 12) << 32) | rd32(r, b + 16);
-            caplen = rd32(r, b + 20);
-            wirelen = rd32(r, b + 24);
-            body = 28;
-        } else if (type == BLOCK_OPB) {
-            if (len < 32) goto short_block;
-            id = rd16(r, b + 8);
+            /* the obsolete packet block has a 16-bit interface id and drop count */
+            id = type == BLOCK_EPB ? rd32(r, b + 8) : rd16(r, b + 8);
             ts = ((uint64_t)rd32(r, b + 12) << 32) | rd32(r, b + 16);
             caplen = rd32(r, b + 20);
             wirelen = rd32(r, b + 24);
