@@ -41,10 +41,7 @@ typedef struct assoc {
     struct assoc *hash_next;
     lru_node_t lru;
     uint32_t bucket;
-    uint8_t version;
-    uint16_t vlan;
-    uint8_t src[16], dst[16];
-    uint16_t sport, dport;
+    flow_key_t key;
     uint64_t last_ms;
     int have_tsn;
     uint32_t max_tsn;
@@ -112,29 +109,15 @@ static void assoc_destroy(sctp_t *s, assoc_t *a)
     free(a);
 }
 
-static uint32_t assoc_hash(const packet_t *pkt)
-{
-    uint32_t h = 2166136261u;
-    for (int i = 0; i < 16; i++)
-        h = (h ^ pkt->src_addr[i]) * 16777619u;
-    for (int i = 0; i < 16; i++)
-        h = (h ^ pkt->dst_addr[i]) * 16777619u;
-    h = (h ^ pkt->src_port) * 16777619u;
-    h = (h ^ pkt->dst_port) * 16777619u;
-    return h % SCTP_BUCKETS;
-}
-
 static assoc_t *assoc_get(sctp_t *s, const packet_t *pkt, uint64_t now_ms)
 {
     while (s->lru.head && OLDEST(s)->last_ms + s->opts.timeout_ms < now_ms) {
         s->stats.expired++;
         assoc_destroy(s, OLDEST(s));
     }
-    uint32_t bucket = assoc_hash(pkt);
+    uint32_t bucket = flow_hash(pkt) % SCTP_BUCKETS;
     for (assoc_t *a = s->buckets[bucket]; a; a = a->hash_next) {
-        if (a->sport == pkt->src_port && a->dport == pkt->dst_port &&
-            a->version == pkt->ip_version && a->vlan == packet_vlan(pkt) &&
-            memcmp(a->src, pkt->src_addr, 16) == 0 && memcmp(a->dst, pkt->dst_addr, 16) == 0) {
+        if (flow_key_match(&a->key, pkt)) {
             lru_touch(&s->lru, &a->lru);
             a->last_ms = now_ms;
             return a;
@@ -148,12 +131,7 @@ static assoc_t *assoc_get(sctp_t *s, const packet_t *pkt, uint64_t now_ms)
     assoc_t *a = calloc(1, sizeof(*a));
     if (!a) return NULL;
     a->bucket = bucket;
-    a->version = pkt->ip_version;
-    a->vlan = packet_vlan(pkt);
-    memcpy(a->src, pkt->src_addr, 16);
-    memcpy(a->dst, pkt->dst_addr, 16);
-    a->sport = pkt->src_port;
-    a->dport = pkt->dst_port;
+    flow_key_set(&a->key, pkt);
     a->last_ms = now_ms;
     a->hash_next = s->buckets[bucket];
     s->buckets[bucket] = a;

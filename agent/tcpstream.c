@@ -47,10 +47,7 @@ typedef struct stream {
     struct stream *hash_next;
     lru_node_t lru;
     uint32_t bucket;
-    uint8_t version;
-    uint16_t vlan;
-    uint8_t src[16], dst[16];
-    uint16_t sport, dport;
+    flow_key_t key;
     uint64_t last_ms;
     uint8_t mode;
     uint8_t resync;   /* looking for the next SIP start line */
@@ -114,25 +111,6 @@ tcpstream_t *tcpstream_new(const tcpstream_options_t *opts, tcpstream_emit_fn em
 
 /* ---- table ------------------------------------------------------------ */
 
-static uint32_t stream_hash(const tcpstream_t *t, const packet_t *pkt)
-{
-    uint32_t h = 2166136261u;
-    for (int i = 0; i < 16; i++)
-        h = (h ^ pkt->src_addr[i]) * 16777619u;
-    for (int i = 0; i < 16; i++)
-        h = (h ^ pkt->dst_addr[i]) * 16777619u;
-    h = (h ^ pkt->src_port) * 16777619u;
-    h = (h ^ pkt->dst_port) * 16777619u;
-    return h & (t->nbuckets - 1);
-}
-
-static int stream_match(const stream_t *s, const packet_t *pkt)
-{
-    return s->sport == pkt->src_port && s->dport == pkt->dst_port &&
-           s->version == pkt->ip_version && s->vlan == packet_vlan(pkt) &&
-           memcmp(s->src, pkt->src_addr, 16) == 0 && memcmp(s->dst, pkt->dst_addr, 16) == 0;
-}
-
 /* Releases what a stream holds, keeping the stream itself. */
 static void stream_clear(tcpstream_t *t, stream_t *s)
 {
@@ -186,9 +164,9 @@ static void stream_expire(tcpstream_t *t, uint64_t now_ms)
 
 static stream_t *stream_lookup(tcpstream_t *t, const packet_t *pkt, uint32_t *bucket)
 {
-    *bucket = stream_hash(t, pkt);
+    *bucket = flow_hash(pkt) & (t->nbuckets - 1);
     for (stream_t *s = t->buckets[*bucket]; s; s = s->hash_next)
-        if (stream_match(s, pkt)) return s;
+        if (flow_key_match(&s->key, pkt)) return s;
     return NULL;
 }
 
@@ -201,12 +179,7 @@ static stream_t *stream_create(tcpstream_t *t, const packet_t *pkt, uint32_t buc
     stream_t *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
     s->bucket = bucket;
-    s->version = pkt->ip_version;
-    s->vlan = packet_vlan(pkt);
-    memcpy(s->src, pkt->src_addr, 16);
-    memcpy(s->dst, pkt->dst_addr, 16);
-    s->sport = pkt->src_port;
-    s->dport = pkt->dst_port;
+    flow_key_set(&s->key, pkt);
     s->hash_next = t->buckets[bucket];
     t->buckets[bucket] = s;
     lru_append(&t->lru, &s->lru);

@@ -5,6 +5,7 @@
 #define HEPAGENT_PACKET_H
 
 #include <stdint.h>
+#include <string.h>
 
 enum { PACKET_MAX_VLANS = 8 };
 
@@ -63,6 +64,44 @@ enum {
 static inline uint16_t packet_vlan(const packet_t *pkt)
 {
     return pkt->vlan_count ? pkt->vlan_ids[pkt->vlan_count - 1] : 0;
+}
+
+/* One direction of a transport flow, as the TCP and SCTP tables key it. */
+typedef struct flow_key {
+    uint8_t version;
+    uint16_t vlan;
+    uint8_t src[16], dst[16];
+    uint16_t sport, dport;
+} flow_key_t;
+
+static inline void flow_key_set(flow_key_t *k, const packet_t *pkt)
+{
+    k->version = pkt->ip_version;
+    k->vlan = packet_vlan(pkt);
+    memcpy(k->src, pkt->src_addr, 16);
+    memcpy(k->dst, pkt->dst_addr, 16);
+    k->sport = pkt->src_port;
+    k->dport = pkt->dst_port;
+}
+
+static inline int flow_key_match(const flow_key_t *k, const packet_t *pkt)
+{
+    return k->sport == pkt->src_port && k->dport == pkt->dst_port &&
+           k->version == pkt->ip_version && k->vlan == packet_vlan(pkt) &&
+           memcmp(k->src, pkt->src_addr, 16) == 0 && memcmp(k->dst, pkt->dst_addr, 16) == 0;
+}
+
+/* FNV-1a over the addresses and ports: the flow's bucket before reduction. */
+static inline uint32_t flow_hash(const packet_t *pkt)
+{
+    uint32_t h = 2166136261u;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ pkt->src_addr[i]) * 16777619u;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ pkt->dst_addr[i]) * 16777619u;
+    h = (h ^ pkt->src_port) * 16777619u;
+    h = (h ^ pkt->dst_port) * 16777619u;
+    return h;
 }
 
 #endif
