@@ -117,8 +117,9 @@ static const struct bpf_program *capture_filter_for(capture_t *c, int linktype)
     return f->ok ? &f->prog : NULL;
 }
 
-/* The next frame of a file: 1, 0 at the end, -1 when the file is damaged
- * (what was read so far stands; the message says where it stopped). */
+/* The next frame of a file: 1, or 0 once the file has ended and the capture
+ * is finished. A damaged file ends where the damage starts (what was read
+ * so far stands; the message says where it stopped). */
 static int capture_next(capture_t *c, struct pcap_pkthdr **hdr, const u_char **data, int *linktype)
 {
     if (!c->pcapng) {
@@ -127,10 +128,11 @@ static int capture_next(capture_t *c, struct pcap_pkthdr **hdr, const u_char **d
             *linktype = c->linktype;
             return 1;
         }
-        if (rc == PCAP_ERROR_BREAK) return 0;
-        log_warn("file %s: %s (stopped after %" PRIu64 " frames)", c->name, pcap_geterr(c->pcap),
-                 c->frames);
-        return -1;
+        if (rc != PCAP_ERROR_BREAK)
+            log_warn("file %s: %s (stopped after %" PRIu64 " frames)", c->name,
+                     pcap_geterr(c->pcap), c->frames);
+        capture_finish(c, 0);
+        return 0;
     }
     static struct pcap_pkthdr ng_hdr;
     for (;;) {
@@ -140,7 +142,8 @@ static int capture_next(capture_t *c, struct pcap_pkthdr **hdr, const u_char **d
         if (rc <= 0) {
             if (rc < 0)
                 log_warn("file %s: %s (stopped after %" PRIu64 " frames)", c->name, err, c->frames);
-            return rc;
+            capture_finish(c, 0);
+            return 0;
         }
         *hdr = &ng_hdr;
         if (!c->bpf) return 1;
@@ -193,11 +196,7 @@ static void capture_paced_step(capture_t *c)
         struct pcap_pkthdr *hdr;
         const u_char *data;
         int linktype;
-        int rc = capture_next(c, &hdr, &data, &linktype);
-        if (rc <= 0) {
-            capture_finish(c, 0);
-            return;
-        }
+        if (!capture_next(c, &hdr, &data, &linktype)) return;
         uint64_t wait = capture_due_in(c, hdr);
         if (wait == 0 || hdr->caplen > MAX_PACKET_BYTES) {
             capture_deliver(c, hdr, data, linktype);
@@ -235,11 +234,7 @@ static void capture_idle_cb(uv_idle_t *h)
         struct pcap_pkthdr *hdr;
         const u_char *data;
         int linktype;
-        int rc = capture_next(c, &hdr, &data, &linktype);
-        if (rc <= 0) {
-            capture_finish(c, 0);
-            return;
-        }
+        if (!capture_next(c, &hdr, &data, &linktype)) return;
         capture_deliver(c, hdr, data, linktype);
     }
 }
