@@ -476,15 +476,21 @@ const char *capture_name(const capture_t *c)
     return c->name;
 }
 
-void capture_print_stats(capture_t *c, FILE *out, const char *prefix)
+void capture_visit_stats(capture_t *c, const stats_visitor_t *v)
 {
     const char *kind = c->is_file ? "file" : "interface";
-    fprintf(out, "%s%s[%s].frames %" PRIu64 "\n", prefix, kind, c->name, c->frames);
-    fprintf(out, "%s%s[%s].bytes %" PRIu64 "\n", prefix, kind, c->name, c->bytes);
+    char name[64];
+#define CAPTURE_EMIT(field, value, help)                                                           \
+    snprintf(name, sizeof(name), "%s." field, kind);                                               \
+    stats_emit(v, name, kind, c->name, STATS_COUNTER, value, help)
+    CAPTURE_EMIT("frames", c->frames, "frames read from this source");
+    CAPTURE_EMIT("bytes", c->bytes, "bytes of those frames as captured");
     struct pcap_stat ps;
     if (!c->is_file && c->pcap && pcap_stats(c->pcap, &ps) == 0) {
-        fprintf(out, "%s%s[%s].kernel_received %u\n", prefix, kind, c->name, ps.ps_recv);
-        fprintf(out, "%s%s[%s].kernel_dropped %u\n", prefix, kind, c->name, ps.ps_drop);
-        fprintf(out, "%s%s[%s].interface_dropped %u\n", prefix, kind, c->name, ps.ps_ifdrop);
+        CAPTURE_EMIT("kernel_received", ps.ps_recv, "frames the kernel passed the filter");
+        CAPTURE_EMIT("kernel_dropped", ps.ps_drop,
+                     "frames the kernel dropped: the capture buffer was full");
+        CAPTURE_EMIT("interface_dropped", ps.ps_ifdrop, "frames the interface dropped");
     }
+#undef CAPTURE_EMIT
 }

@@ -320,16 +320,25 @@ static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
 
 /* ---- stats ------------------------------------------------------------- */
 
-static void print_all_stats(app_t *app, FILE *out, const char *prefix)
+/* Every counter of every module, through one visitor. */
+static void visit_all_stats(app_t *app, const stats_visitor_t *v)
 {
-    stats_print(&app->stats, out, prefix);
-    if (app->pipeline.tcp) pipeline_print_stats(&app->pipeline, out, prefix);
+    stats_visit(&app->stats, v);
+    if (app->pipeline.tcp) pipeline_visit_stats(&app->pipeline, v);
     for (size_t i = 0; i < app->source_count; i++)
-        if (app->sources[i]) capture_print_stats(app->sources[i], out, prefix);
-    if (app->sender) sender_print_stats(app->sender, out, prefix);
+        if (app->sources[i]) capture_visit_stats(app->sources[i], v);
+    if (app->sender) sender_visit_stats(app->sender, v);
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
-        fprintf(out, "%sprocess.max_rss_kb %ld\n", prefix, ru.ru_maxrss);
+        stats_emit(v, "process.max_rss_kb", NULL, NULL, STATS_GAUGE, (uint64_t)ru.ru_maxrss,
+                   "largest resident set size so far, KiB");
+}
+
+static void print_all_stats(app_t *app, FILE *out, const char *prefix)
+{
+    stats_text_t text = {out, prefix};
+    stats_visitor_t v = {stats_text_visit, &text};
+    visit_all_stats(app, &v);
 }
 
 /* ---- shutdown ---------------------------------------------------------- */

@@ -209,24 +209,31 @@ void pipeline_frame(pipeline_t *p, const struct pcap_pkthdr *hdr, const uint8_t 
     if (r == DECODE_OK) pipeline_l4(p, &pkt);
 }
 
-void pipeline_print_stats(const pipeline_t *p, FILE *out, const char *prefix)
+void pipeline_visit_stats(const pipeline_t *p, const stats_visitor_t *v)
 {
     const ipfrag_stats_t *f = ipfrag_stats(p->ipfrag);
     const tcpstream_stats_t *t = tcpstream_stats(p->tcp);
     const sctp_stats_t *s = sctp_stats(p->sctp);
-#define PRINT_IPFRAG(name, help) fprintf(out, "%sipfrag.%s %" PRIu64 "\n", prefix, #name, f->name);
-    IPFRAG_COUNTERS(PRINT_IPFRAG)
-#undef PRINT_IPFRAG
-#define PRINT_TCP(name, help) fprintf(out, "%stcp.%s %" PRIu64 "\n", prefix, #name, t->name);
-    TCPSTREAM_COUNTERS(PRINT_TCP)
-#undef PRINT_TCP
-#define PRINT_SCTP(name, help) fprintf(out, "%ssctp.%s %" PRIu64 "\n", prefix, #name, s->name);
-    SCTP_COUNTERS(PRINT_SCTP)
-#undef PRINT_SCTP
-    fprintf(out, "%sipfrag.memory_bytes %zu\n", prefix, ipfrag_memory(p->ipfrag));
-    fprintf(out, "%stcp.memory_bytes %zu\n", prefix, tcpstream_memory(p->tcp));
-    fprintf(out, "%stcp.streams_now %zu\n", prefix, tcpstream_count(p->tcp));
-    fprintf(out, "%ssctp.memory_bytes %zu\n", prefix, sctp_memory(p->sctp));
+#define VISIT(group, st, name, help)                                                               \
+    stats_emit(v, group "." #name, NULL, NULL, STATS_COUNTER, st->name, help);
+#define VISIT_IPFRAG(name, help) VISIT("ipfrag", f, name, help)
+#define VISIT_TCP(name, help) VISIT("tcp", t, name, help)
+#define VISIT_SCTP(name, help) VISIT("sctp", s, name, help)
+    IPFRAG_COUNTERS(VISIT_IPFRAG)
+    TCPSTREAM_COUNTERS(VISIT_TCP)
+    SCTP_COUNTERS(VISIT_SCTP)
+#undef VISIT_SCTP
+#undef VISIT_TCP
+#undef VISIT_IPFRAG
+#undef VISIT
+    stats_emit(v, "ipfrag.memory_bytes", NULL, NULL, STATS_GAUGE, ipfrag_memory(p->ipfrag),
+               "bytes held by IP fragments waiting for the rest");
+    stats_emit(v, "tcp.memory_bytes", NULL, NULL, STATS_GAUGE, tcpstream_memory(p->tcp),
+               "bytes held by TCP streams");
+    stats_emit(v, "tcp.streams_now", NULL, NULL, STATS_GAUGE, tcpstream_count(p->tcp),
+               "TCP stream directions tracked");
+    stats_emit(v, "sctp.memory_bytes", NULL, NULL, STATS_GAUGE, sctp_memory(p->sctp),
+               "bytes held by SCTP associations");
 }
 
 size_t pipeline_memory(const pipeline_t *p)

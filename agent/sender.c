@@ -1174,17 +1174,19 @@ void sender_destroy(sender_t *s)
     uv_close((uv_handle_t *)&s->housekeeping, sender_handle_closed);
 }
 
-void sender_print_stats(const sender_t *s, FILE *out, const char *prefix)
+void sender_visit_stats(const sender_t *s, const stats_visitor_t *v)
 {
     for (size_t i = 0; i < s->count; i++) {
         const collector_t *col = s->items[i];
-#define COLLECTOR_PRINT(name, help)                                                                \
-    fprintf(out, "%scollector[%s].%s %" PRIu64 "\n", prefix, col->cfg.url, #name, col->st.name);
-        COLLECTOR_COUNTERS(COLLECTOR_PRINT)
-#undef COLLECTOR_PRINT
-        fprintf(out, "%scollector[%s].queue_packets %zu\n", prefix, col->cfg.url, col->queue.count);
+        const char *url = col->cfg.url;
+#define COLLECTOR_VISIT(name, help)                                                                \
+    stats_emit(v, "collector." #name, "collector", url, STATS_COUNTER, col->st.name, help);
+        COLLECTOR_COUNTERS(COLLECTOR_VISIT)
+#undef COLLECTOR_VISIT
+        stats_emit(v, "collector.queue_packets", "collector", url, STATS_GAUGE, col->queue.count,
+                   "packets waiting in the collector's queue");
         if (col->spool)
-            fprintf(out, "%scollector[%s].spool_bytes %" PRIu64 "\n", prefix, col->cfg.url,
-                    spool_bytes(col->spool));
+            stats_emit(v, "collector.spool_bytes", "collector", url, STATS_GAUGE,
+                       spool_bytes(col->spool), "bytes waiting in the collector's spool");
     }
 }

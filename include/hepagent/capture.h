@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "hepagent/config.h"
+#include "hepagent/stats.h"
 
 typedef struct capture capture_t;
 
@@ -43,7 +44,7 @@ void capture_destroy(capture_t *c);
 int capture_is_file(const capture_t *c);
 int capture_is_finished(const capture_t *c);
 const char *capture_name(const capture_t *c);
-void capture_print_stats(capture_t *c, FILE *out, const char *prefix);
+void capture_visit_stats(capture_t *c, const stats_visitor_t *v);
 
 /* Compiles a filter against a link type without opening anything (for -t). */
 int capture_check_bpf(const char *bpf, int linktype, uint32_t snaplen, char *err, size_t errlen);

@@ -51,7 +51,8 @@ void pipeline_frame(pipeline_t *p, const struct pcap_pkthdr *hdr, const uint8_t 
 void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, const uint8_t *data,
                       size_t len, const sip_msg_t *sip, uint64_t ts_sec, uint32_t ts_usec);
 
-void pipeline_print_stats(const pipeline_t *p, FILE *out, const char *prefix);
+/* Reports the reassembly tables' counters and levels. */
+void pipeline_visit_stats(const pipeline_t *p, const stats_visitor_t *v);
 /* Bytes held by the reassembly tables. */
 size_t pipeline_memory(const pipeline_t *p);
 

@@ -55,6 +55,6 @@ uint64_t sender_abandon(sender_t *s);
 /* Closes everything; the loop must run once more to release handles. */
 void sender_destroy(sender_t *s);
 
-void sender_print_stats(const sender_t *s, FILE *out, const char *prefix);
+void sender_visit_stats(const sender_t *s, const stats_visitor_t *v);
 
 #endif
