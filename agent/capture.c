@@ -290,13 +290,14 @@ static pcap_t *capture_open_live(const capture_source_t *src, char *err, size_t 
     pcap_set_buffer_size(p, (int)(src->buffer_mb << 20));
     int rc = pcap_activate(p);
     if (rc < 0) {
-        const char *detail = pcap_geterr(p);
-        if (rc == PCAP_ERROR || !detail[0])
+        /* libpcap's detail often repeats its status text: say it once */
+        const char *status = pcap_statustostr(rc), *detail = pcap_geterr(p);
+        if (rc == PCAP_ERROR || !detail[0] || strstr(detail, status))
             snprintf(err, errlen, "cannot open interface %s: %s", src->interface,
-                     rc == PCAP_ERROR ? detail : pcap_statustostr(rc));
+                     rc == PCAP_ERROR && detail[0] ? detail : status);
         else
-            snprintf(err, errlen, "cannot open interface %s: %s (%s)", src->interface,
-                     pcap_statustostr(rc), detail);
+            snprintf(err, errlen, "cannot open interface %s: %s (%s)", src->interface, status,
+                     detail);
         pcap_close(p);
         return NULL;
     }
@@ -360,7 +361,13 @@ int capture_open(uv_loop_t *loop, const capture_source_t *src, uint32_t id, int 
         if (c->is_file) {
             c->pcap = pcap_open_offline_with_tstamp_precision(src->file,
                                                               PCAP_TSTAMP_PRECISION_MICRO, ebuf);
-            if (!c->pcap) snprintf(err, errlen, "cannot read %s: %s", src->file, ebuf);
+            if (!c->pcap) {
+                /* libpcap's message often starts with the file name: say it once */
+                size_t n = strlen(src->file);
+                const char *why =
+                    strncmp(ebuf, src->file, n) == 0 && ebuf[n] == ':' ? ebuf + n + 2 : ebuf;
+                snprintf(err, errlen, "cannot read %s: %s", src->file, why);
+            }
         } else {
             c->pcap = capture_open_live(src, err, errlen);
         }

@@ -1,7 +1,9 @@
 /* hepagent: command line, signals and the event loop. The only file that
  * knows about argv, exit codes and process-wide state. */
 #include "hepagent/capture.h"
+#include "hepagent/cli.h"
 #include "hepagent/config.h"
+#include "hepagent/config_schema.h"
 #include "hepagent/log.h"
 #include "hepagent/pcapout.h"
 #include "hepagent/pipeline.h"
@@ -57,60 +59,6 @@ typedef struct app {
 
 /* ---- command line ------------------------------------------------------ */
 
-static void usage(FILE *out)
-{
-    fputs("Usage: hepagent [options] [BPF expression]\n"
-          "Capture SIP from interfaces or capture files and send it as HEPv3 to collectors.\n"
-          "\n"
-          "  -c, --config FILE      JSON configuration (default: " HEPAGENT_SYSCONFDIR
-          "/hepagent.json\n"
-          "                         if it exists, else the built-in default: capture on\n"
-          "                         \"any\", SIP on ports 5060-5090 over UDP/TCP to\n"
-          "                         udp://127.0.0.1:9060, capture id 2001)\n"
-          "  -i, --interface NAME   capture on NAME (repeatable; replaces the config's list)\n"
-          "  -r, --read FILE        read a pcap or pcapng file (repeatable, read in order);\n"
-          "                         exits when the last file is sent\n"
-          "      --realtime         replay files at the pace of their timestamps\n"
-          "  -H, --collector URL    send to URL: udp://HOST:PORT, tcp://HOST:PORT,\n"
-          "                         udp://[::1]:9060 (repeatable; replaces the config's list)\n"
-          "  -f, --filter BPF       capture filter for every source (as tcpdump; also taken\n"
-          "                         from the words after the options)\n"
-          "  -s, --snaplen N        bytes captured per frame (64-262144)\n"
-          "      --capture-id N     HEP capture agent id (0-4294967295)\n"
-          "      --node-name NAME   HEP capture node name\n"
-          "  -t, --check            validate the configuration and exit (0 valid, 2 invalid)\n"
-          "\n"
-          "Console (like tcpdump -A, but whole SIP messages):\n"
-          "  -A, --trace            print each matched SIP message (time, transport,\n"
-          "                         src -> dst, size, then the text); without -c or -H\n"
-          "                         nothing is sent, otherwise it is sent as well\n"
-          "      --summary          one line per message: time, src -> dst, method or\n"
-          "                         status, Call-ID\n"
-          "      --no-color         no colors (also when stdout is not a terminal, or\n"
-          "                         NO_COLOR is set)\n"
-          "      --call-id ID       only this call (for -A, -w and --count)\n"
-          "      --method NAME      only requests NAME and their responses\n"
-          "      --from TEXT        only messages whose From contains TEXT\n"
-          "      --to TEXT          only messages whose To contains TEXT\n"
-          "  -w, --write FILE       write the frames of the matched messages to FILE\n"
-          "                         (pcap; pcapng if FILE ends in .pcapng)\n"
-          "      --hep-pcap FILE    write the HEP packets as sent, as UDP frames to\n"
-          "                         their collector (for replaying into Homer later)\n"
-          "      --count N          stop after N matched messages\n"
-          "  -q, --quiet            no per-call summary, only warnings in the log\n"
-          "\n"
-          "      --stats            print counters on exit (also on SIGUSR1, to the log)\n"
-          "  -v, --verbose          log at debug level\n"
-          "  -V, --version          print the version and exit\n"
-          "  -h, --help             this text\n"
-          "\n"
-          "Signals: SIGHUP reloads the configuration (the old one stays if the new one is\n"
-          "invalid), SIGTERM/SIGINT stop capture, flush the queues and exit, SIGUSR1 logs\n"
-          "the counters.\n"
-          "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.\n",
-          out);
-}
-
 /* Appends to a NULL-terminated list of argv strings. */
 static int list_add(const char ***list, const char *item)
 {
@@ -136,71 +84,32 @@ static int parse_u32(const char *text, uint64_t min, uint64_t max, uint32_t *out
     return HA_OK;
 }
 
-enum {
-    OPT_REALTIME = 1000,
-    OPT_CAPTURE_ID,
-    OPT_NODE_NAME,
-    OPT_STATS,
-    OPT_SUMMARY,
-    OPT_NO_COLOR,
-    OPT_CALL_ID,
-    OPT_METHOD,
-    OPT_FROM,
-    OPT_TO,
-    OPT_HEP_PCAP,
-    OPT_COUNT,
-};
-
 static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
 {
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"interface", required_argument, NULL, 'i'},
-        {"read", required_argument, NULL, 'r'},
-        {"realtime", no_argument, NULL, OPT_REALTIME},
-        {"collector", required_argument, NULL, 'H'},
-        {"filter", required_argument, NULL, 'f'},
-        {"snaplen", required_argument, NULL, 's'},
-        {"capture-id", required_argument, NULL, OPT_CAPTURE_ID},
-        {"node-name", required_argument, NULL, OPT_NODE_NAME},
-        {"check", no_argument, NULL, 't'},
-        {"stats", no_argument, NULL, OPT_STATS},
-        {"verbose", no_argument, NULL, 'v'},
-        {"trace", no_argument, NULL, 'A'},
-        {"summary", no_argument, NULL, OPT_SUMMARY},
-        {"no-color", no_argument, NULL, OPT_NO_COLOR},
-        {"call-id", required_argument, NULL, OPT_CALL_ID},
-        {"method", required_argument, NULL, OPT_METHOD},
-        {"from", required_argument, NULL, OPT_FROM},
-        {"to", required_argument, NULL, OPT_TO},
-        {"write", required_argument, NULL, 'w'},
-        {"hep-pcap", required_argument, NULL, OPT_HEP_PCAP},
-        {"count", required_argument, NULL, OPT_COUNT},
-        {"quiet", no_argument, NULL, 'q'},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     config_overrides_t *ov = &app->ov;
     const char **interfaces = NULL, **files = NULL, **collectors = NULL;
     int opt;
+    opterr = 0; /* errors are reported below, in one line */
     int no_color = getenv("NO_COLOR") != NULL || !isatty(STDOUT_FILENO);
-    while ((opt = getopt_long(argc, argv, "c:i:r:H:f:s:tvVhAw:q", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, cli_shortopts(), cli_longopts(), NULL)) != -1) {
         switch (opt) {
         case 'c':
             app->config_path = optarg;
             break;
         case 'i':
             if (list_add(&interfaces, optarg) != HA_OK) return EXIT_RUNTIME;
+            ov->interfaces = interfaces; /* owned by ov from here: freed on every path */
             break;
         case 'r':
             if (list_add(&files, optarg) != HA_OK) return EXIT_RUNTIME;
+            ov->files = files;
             break;
-        case OPT_REALTIME:
+        case CLI_REALTIME:
             app->realtime = 1;
             break;
         case 'H':
             if (list_add(&collectors, optarg) != HA_OK) return EXIT_RUNTIME;
+            ov->collectors = collectors;
             break;
         case 'f':
             ov->bpf = optarg;
@@ -212,7 +121,7 @@ static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
                 return EXIT_USAGE;
             }
             break;
-        case OPT_CAPTURE_ID:
+        case CLI_CAPTURE_ID:
             if (parse_u32(optarg, 0, UINT32_MAX, &ov->capture_id) != HA_OK) {
                 fprintf(stderr,
                         "hepagent: --capture-id: \"%s\" is not a number from 0 to 4294967295\n",
@@ -221,7 +130,7 @@ static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
             }
             ov->has_capture_id = 1;
             break;
-        case OPT_NODE_NAME:
+        case CLI_NODE_NAME:
             if (strlen(optarg) > 255) {
                 fprintf(stderr, "hepagent: --node-name: longer than 255 characters\n");
                 return EXIT_USAGE;
@@ -231,7 +140,7 @@ static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
         case 't':
             app->check_only = 1;
             break;
-        case OPT_STATS:
+        case CLI_STATS:
             app->print_stats = 1;
             break;
         case 'v':
@@ -240,31 +149,31 @@ static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
         case 'A':
             app->trace = 1;
             break;
-        case OPT_SUMMARY:
+        case CLI_SUMMARY:
             app->trace_opts.summary = 1;
             break;
-        case OPT_NO_COLOR:
+        case CLI_NO_COLOR:
             no_color = 1;
             break;
-        case OPT_CALL_ID:
+        case CLI_CALL_ID:
             app->trace_opts.call_id = optarg;
             break;
-        case OPT_METHOD:
+        case CLI_METHOD:
             app->trace_opts.method = optarg;
             break;
-        case OPT_FROM:
+        case CLI_FROM:
             app->trace_opts.from = optarg;
             break;
-        case OPT_TO:
+        case CLI_TO:
             app->trace_opts.to = optarg;
             break;
         case 'w':
             app->write_path = optarg;
             break;
-        case OPT_HEP_PCAP:
+        case CLI_HEP_PCAP:
             app->hep_pcap_path = optarg;
             break;
-        case OPT_COUNT: {
+        case CLI_COUNT: {
             uint32_t n;
             if (parse_u32(optarg, 1, UINT32_MAX, &n) != HA_OK) {
                 fprintf(stderr, "hepagent: --count: \"%s\" is not a positive number\n", optarg);
@@ -280,10 +189,31 @@ static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
             printf("hepagent %s\n", HEPAGENT_VERSION);
             exit(EXIT_OK);
         case 'h':
-            usage(stdout);
+            cli_usage(stdout);
             exit(EXIT_OK);
+        case CLI_HELP_CONFIG:
+            config_reference(stdout, CFG_DOC_TEXT);
+            exit(EXIT_OK);
+        case CLI_REFERENCE:
+            if (cli_reference(stdout, optarg) != 0) {
+                fprintf(stderr,
+                        "hepagent: --reference: \"%s\" is not man8, man5, options or "
+                        "config\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            exit(EXIT_OK);
+        case ':':
+            fprintf(stderr, "hepagent: %s needs an argument (see hepagent --help)\n",
+                    argv[optind - 1]);
+            return EXIT_USAGE;
         default:
-            fprintf(stderr, "Try 'hepagent --help' for more information.\n");
+            /* one line naming the option, not getopt's two */
+            if (optopt && optopt < 128)
+                fprintf(stderr, "hepagent: unknown option -%c (see hepagent --help)\n", optopt);
+            else
+                fprintf(stderr, "hepagent: unknown option %s (see hepagent --help)\n",
+                        argv[optind - 1]);
             return EXIT_USAGE;
         }
     }
@@ -497,16 +427,32 @@ static void on_signal(uv_signal_t *h, int signum)
 
 /* ---- start ------------------------------------------------------------- */
 
-static int check_config(const config_t *cfg)
+/* BPF syntax, checked before anything starts: a filter that does not
+ * compile is a usage error (exit 2), whether it came from the command line
+ * or the config. Per link type it is compiled again when a source opens. */
+static int check_filters(const app_t *app)
 {
     char err[HA_ERRLEN];
+    const config_t *cfg = app->cfg;
     for (size_t i = 0; i < cfg->source_count; i++) {
         const capture_source_t *src = &cfg->sources[i];
-        if (capture_check_bpf(src->bpf, DLT_EN10MB, src->snaplen, err, sizeof(err)) != HA_OK) {
+        if (capture_check_bpf(src->bpf, DLT_EN10MB, src->snaplen, err, sizeof(err)) == HA_OK)
+            continue;
+        if (app->ov.bpf)
+            fprintf(stderr, "hepagent: %s\n", err);
+        else
             fprintf(stderr, "hepagent: config: capture[%zu].bpf: %s\n", i, err);
-            return EXIT_USAGE;
-        }
+        return EXIT_USAGE;
     }
+    return EXIT_OK;
+}
+
+static int check_config(const app_t *app)
+{
+    char err[HA_ERRLEN];
+    const config_t *cfg = app->cfg;
+    int rc = check_filters(app);
+    if (rc != EXIT_OK) return rc;
     if (sender_check(cfg, err, sizeof(err)) != HA_OK) {
         fprintf(stderr, "hepagent: config: %s\n", err);
         return EXIT_USAGE;
@@ -525,10 +471,12 @@ static int open_sources(app_t *app)
     if (!app->sources) return EXIT_RUNTIME;
     for (size_t i = 0; i < app->cfg->source_count; i++) {
         capture_t *c;
-        if (capture_open(app->loop, &app->cfg->sources[i], (uint32_t)i, app->realtime, &cb, &c, err,
-                         sizeof(err)) != HA_OK) {
+        int rc = capture_open(app->loop, &app->cfg->sources[i], (uint32_t)i, app->realtime, &cb, &c,
+                              err, sizeof(err));
+        if (rc != HA_OK) {
             fprintf(stderr, "hepagent: %s\n", err);
-            return EXIT_RUNTIME;
+            /* a filter that does not compile for this link type is the user's */
+            return rc == HA_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
         }
         app->sources[app->source_count++] = c;
         if (capture_is_file(c))
@@ -638,17 +586,20 @@ int main(int argc, char **argv)
         goto out;
     }
     if (app.check_only) {
-        rc = check_config(app.cfg);
+        rc = check_config(&app);
         goto out;
     }
+    if ((rc = check_filters(&app)) != EXIT_OK) goto out;
     if (log_get_level() != LOG_DEBUG) log_set_level(app.quiet ? LOG_WARN : app.cfg->log_level);
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     signal(SIGPIPE, SIG_IGN);
 
     app.loop = uv_default_loop();
-    if (sender_create(app.loop, app.cfg, &app.stats, &app.sender, err, sizeof(err)) != HA_OK) {
-        fprintf(stderr, "hepagent: %s\n", err);
-        rc = EXIT_RUNTIME;
+    rc = sender_create(app.loop, app.cfg, &app.stats, &app.sender, err, sizeof(err));
+    if (rc != HA_OK) {
+        /* a TLS file or spool directory -t refuses is refused here the same way */
+        fprintf(stderr, "hepagent: %s%s\n", rc == HA_EINVAL ? "config: " : "", err);
+        rc = rc == HA_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
         goto out;
     }
     if (pipeline_init(&app.pipeline, app.cfg, &app.stats, app.sender) != HA_OK) {

@@ -14,6 +14,10 @@
 #include "hepagent/tcpstream.h"
 #include "hepagent/rules.h"
 
+/* The fields below are filled along the schema in config_schema.c, which
+ * holds each key's name, range, default and meaning: a new key is a field
+ * here and a row there. */
+
 typedef struct capture_source {
     char *interface; /* exactly one of interface and file is set */
     char *file;
@@ -34,6 +38,7 @@ typedef struct collector_config {
     uint32_t compress_min_bytes; /* payloads shorter than this go uncompressed */
     uint32_t queue_kb;
     uint32_t queue_packets;
+    int drop;        /* index in "oldest", "newest" */
     int drop_oldest; /* when the queue (and spool) is full: drop the oldest, else the newest */
     int spool;       /* overflow to delivery.spool_dir while the collector cannot take data */
     /* TLS (tls:// only) */
@@ -84,20 +89,6 @@ typedef struct config_overrides {
     const char *node_name;
 } config_overrides_t;
 
-enum {
-    CONFIG_DEFAULT_SNAPLEN = 262144,
-    CONFIG_DEFAULT_BUFFER_MB = 32,
-    CONFIG_DEFAULT_CAPTURE_ID = 2001,
-    CONFIG_DEFAULT_SHUTDOWN_MS = 5000,
-    CONFIG_DEFAULT_QUEUE_KB = 8192,
-    CONFIG_DEFAULT_QUEUE_PACKETS = 65536,
-    CONFIG_DEFAULT_COMPRESS_MIN = 256,
-    CONFIG_DEFAULT_CONNECT_TIMEOUT_MS = 5000,
-    CONFIG_DEFAULT_RECONNECT_MIN_MS = 100,
-    CONFIG_DEFAULT_RECONNECT_MAX_MS = 30000,
-    CONFIG_DEFAULT_SPOOL_MB = 256,
-};
-
 /* Whether two collector settings are the same (a reload keeps the running
  * collector then). */
 int config_collector_equal(const collector_config_t *a, const collector_config_t *b);
@@ -126,6 +117,8 @@ int config_apply_overrides(config_t *cfg, const config_overrides_t *ov, char *er
 /* Parses "udp://host:port" / "tcp://[v6]:port" / "tls://..." into c (url
  * copied, other settings at their defaults). */
 int config_parse_collector_url(const char *url, collector_config_t *c, char *why, size_t whylen);
+/* Derives transport, host and port from c->url. */
+int config_collector_url(collector_config_t *c, char *why, size_t whylen);
 
 void config_free(config_t *cfg);
 

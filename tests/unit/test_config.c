@@ -4,6 +4,7 @@
 #include "test_util.h"
 
 #include "hepagent/config.h"
+#include "hepagent/config_schema.h"
 
 static const char *MINIMAL_RULES = "\"rules\":[{\"name\":\"sip\"}],"
                                    "\"collectors\":[{\"url\":\"udp://127.0.0.1:9060\"}]";
@@ -188,7 +189,7 @@ static void test_bad_enums(void **state)
     expect_rule_error("{\"name\":\"c\",\"methods\":[\"IN VITE\"]}",
                       "config: rules[2].methods[0]: \"IN VITE\" is not a SIP method name");
     expect_rule_error("{\"name\":\"c\",\"action\":\"forward\"}",
-                      "config: rules[2].action: \"forward\" is not \"send\" or \"drop\"");
+                      "config: rules[2].action: \"forward\" is not one of send, drop");
     char doc[512];
     snprintf(doc, sizeof(doc), "{\"agent\":{\"log_level\":\"loud\"},%s}", MINIMAL_RULES);
     expect_error(doc, "config: agent.log_level: \"loud\" is not one of error, warn, info, debug",
@@ -235,7 +236,7 @@ static void test_delivery_and_collector_options(void **state)
                  "config: collectors[0].spool: needs delivery.spool_dir", 0);
     expect_error("{\"rules\":[{\"name\":\"a\"}],\"collectors\":[{\"url\":\"tcp://h:1\","
                  "\"drop\":\"random\"}]}",
-                 "config: collectors[0].drop: \"random\" is not \"oldest\" or \"newest\"", 0);
+                 "config: collectors[0].drop: \"random\" is not one of oldest, newest", 0);
     config_t *cfg =
         expect_ok("{\"rules\":[{\"name\":\"a\"}],\"delivery\":{\"mode\":\"hash\",\"spool_dir\":"
                   "\"/tmp/s\",\"spool_mb\":10},\"collectors\":[{\"url\":\"tls://h.example:9061\","
@@ -343,7 +344,9 @@ static void test_overrides(void **state)
     config_free(cfg);
 }
 
-static void test_no_source(void **state)
+/* A config without "capture" captures on "any", like the built-in default;
+ * an empty list is refused, since it would capture nothing. */
+static void test_no_capture_key(void **state)
 {
     (void)state;
     char err[512];
@@ -352,9 +355,42 @@ static void test_no_source(void **state)
     char doc[512];
     snprintf(doc, sizeof(doc), "{%s}", MINIMAL_RULES);
     assert_int_equal(config_parse(doc, "t", &cfg, err, sizeof(err)), HA_OK);
-    assert_int_equal(config_apply_overrides(cfg, &ov, err, sizeof(err)), HA_EINVAL);
-    assert_non_null(strstr(err, "no capture source"));
+    assert_int_equal(config_apply_overrides(cfg, &ov, err, sizeof(err)), HA_OK);
+    assert_int_equal(cfg->source_count, 1);
+    assert_string_equal(cfg->sources[0].interface, "any");
+    assert_int_equal(cfg->sources[0].snaplen, 262144);
+    assert_int_equal(cfg->sources[0].buffer_mb, 32);
     config_free(cfg);
+    snprintf(doc, sizeof(doc), "{\"capture\":[],%s}", MINIMAL_RULES);
+    expect_error(doc,
+                 "config: capture: must hold at least one source (leave \"capture\" out to "
+                 "capture on \"any\")",
+                 0);
+}
+
+/* conf/hepagent.json spells out the defaults: each value it writes must be
+ * the schema's default, or the documented file and the code disagree. */
+static void test_conf_file_says_the_defaults(void **state)
+{
+    (void)state;
+    config_t *conf = NULL, *bare;
+    char err[512];
+    assert_int_equal(
+        config_load_file(TEST_SOURCE_DIR "/../conf/hepagent.json", &conf, err, sizeof(err)), HA_OK);
+    bare = expect_ok("{\"rules\":[{\"name\":\"sip\"}],"
+                     "\"collectors\":[{\"url\":\"udp://127.0.0.1:9060\"}]}");
+    for (size_t i = 0; i < config_schema.key_count; i++) {
+        const cfg_key_t *k = &config_schema.keys[i];
+        if (k->type != CFG_OBJECT) continue;
+        if (!cfg_section_equal(k->section, conf, bare))
+            fail_msg("conf/hepagent.json: \"%s\" differs from the schema's defaults", k->name);
+    }
+    assert_int_equal(conf->source_count, 1);
+    assert_true(cfg_section_equal(&config_source_schema, &conf->sources[0], &bare->sources[0]));
+    assert_true(config_collector_equal(&conf->collectors[0], &bare->collectors[0]));
+    assert_int_equal(conf->rules.items[0].action, bare->rules.items[0].action);
+    config_free(conf);
+    config_free(bare);
 }
 
 int main(void)
@@ -377,7 +413,8 @@ int main(void)
         cmocka_unit_test(test_embedded_default),
         cmocka_unit_test(test_conf_file_and_missing_file),
         cmocka_unit_test(test_overrides),
-        cmocka_unit_test(test_no_source),
+        cmocka_unit_test(test_no_capture_key),
+        cmocka_unit_test(test_conf_file_says_the_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,297 @@
+/* The options table and what is printed from it: --help, the two man pages
+ * (hepagent(8) from this table, hepagent.json(5) from the config schema) and
+ * README's reference tables. Parsing stays in main.c. */
+#include "hepagent/cli.h"
+#include "hepagent/config_schema.h"
+
+#include <string.h>
+
+#define DEFAULT_CONF HEPAGENT_SYSCONFDIR "/hepagent.json"
+
+const cli_option_t cli_options[] = {
+    {"config", 'c', required_argument, "FILE", "Capture and send",
+     "JSON configuration (default: " DEFAULT_CONF " if it exists, else the built-in default: "
+     "capture on `any`, SIP on ports 5060-5090 over UDP and TCP to `udp://127.0.0.1:9060`, "
+     "capture id 2001)"},
+    {"interface", 'i', required_argument, "NAME", NULL,
+     "capture on NAME; repeatable; replaces the config's `capture` list"},
+    {"read", 'r', required_argument, "FILE", NULL,
+     "read a pcap or pcapng file; repeatable, read in order as fast as possible; exits 0 once "
+     "the last packet is sent and the queues are flushed (1 if some could not be delivered "
+     "before `shutdown_timeout_ms`)"},
+    {"realtime", CLI_REALTIME, no_argument, NULL, NULL,
+     "replay files at the pace of their timestamps"},
+    {"collector", 'H', required_argument, "URL", NULL,
+     "send to URL: `udp://HOST:PORT`, `tcp://HOST:PORT`, `tls://HOST:PORT`, IPv6 as "
+     "`udp://[::1]:9060`; repeatable; replaces the config's `collectors`"},
+    {"filter", 'f', required_argument, "BPF", NULL,
+     "capture filter for every source (tcpdump syntax); the words after the options are taken "
+     "as the filter too"},
+    {"snaplen", 's', required_argument, "N", NULL, "bytes captured per frame (64-262144)"},
+    {"capture-id", CLI_CAPTURE_ID, required_argument, "N", NULL,
+     "HEP capture agent id (0-4294967295)"},
+    {"node-name", CLI_NODE_NAME, required_argument, "NAME", NULL, "HEP capture node name"},
+    {"check", 't', no_argument, NULL, NULL,
+     "validate the configuration (including BPF syntax and TLS files) and exit: 0 valid, 2 "
+     "invalid"},
+    {"trace", 'A', no_argument, NULL, "Console (like tcpdump -A, but whole SIP messages)",
+     "print each matched SIP message: time, transport, src -> dst, size, then the text; "
+     "without `-c` or `-H` nothing is sent, otherwise it is sent as well"},
+    {"summary", CLI_SUMMARY, no_argument, NULL, NULL,
+     "one line per message: time, src -> dst, method or status, Call-ID"},
+    {"no-color", CLI_NO_COLOR, no_argument, NULL, NULL,
+     "no colors (also when stdout is not a terminal, or NO_COLOR is set)"},
+    {"call-id", CLI_CALL_ID, required_argument, "ID", NULL,
+     "only this call (for `-A`, `-w` and `--count`)"},
+    {"method", CLI_METHOD, required_argument, "NAME", NULL,
+     "only requests NAME and their responses"},
+    {"from", CLI_FROM, required_argument, "TEXT", NULL,
+     "only messages whose From contains TEXT (case-insensitive)"},
+    {"to", CLI_TO, required_argument, "TEXT", NULL,
+     "only messages whose To contains TEXT (case-insensitive)"},
+    {"write", 'w', required_argument, "FILE", NULL,
+     "write the frames of the matched messages to FILE (pcap; pcapng if FILE ends in "
+     "`.pcapng`)"},
+    {"hep-pcap", CLI_HEP_PCAP, required_argument, "FILE", NULL,
+     "write the HEP packets as sent, as UDP frames to their collector (to replay into Homer "
+     "later)"},
+    {"count", CLI_COUNT, required_argument, "N", NULL, "stop after N matched messages"},
+    {"quiet", 'q', no_argument, NULL, NULL, "no per-call summary, only warnings in the log"},
+    {"stats", CLI_STATS, no_argument, NULL, "Other",
+     "print the counters on exit (also on SIGUSR1, to the log)"},
+    {"verbose", 'v', no_argument, NULL, NULL, "log at debug level"},
+    {"version", 'V', no_argument, NULL, NULL, "print the version and exit"},
+    {"help", 'h', no_argument, NULL, NULL, "this text"},
+    {"help-config", CLI_HELP_CONFIG, no_argument, NULL, NULL,
+     "every configuration key with its type, default and meaning"},
+    {"reference", CLI_REFERENCE, required_argument, "WHAT", NULL, NULL},
+};
+const size_t cli_option_count = sizeof(cli_options) / sizeof(cli_options[0]);
+
+const struct option *cli_longopts(void)
+{
+    static struct option longopts[sizeof(cli_options) / sizeof(cli_options[0]) + 1];
+    for (size_t i = 0; i < cli_option_count; i++)
+        longopts[i] =
+            (struct option){cli_options[i].name, cli_options[i].has_arg, NULL, cli_options[i].key};
+    return longopts;
+}
+
+const char *cli_shortopts(void)
+{
+    static char opts[2 * sizeof(cli_options) / sizeof(cli_options[0]) + 2];
+    size_t n = 0;
+    opts[n++] = ':'; /* a missing argument is told apart from an unknown option */
+    for (size_t i = 0; i < cli_option_count; i++) {
+        if (cli_options[i].key >= 128) continue;
+        opts[n++] = (char)cli_options[i].key;
+        if (cli_options[i].has_arg) opts[n++] = ':';
+    }
+    opts[n] = '\0';
+    return opts;
+}
+
+/* ---- --help ------------------------------------------------------------ */
+
+/* Prints text without its `code` marks, wrapped at width, continuation
+ * lines indented by indent; the first line starts at column col. */
+static void cli_wrap(FILE *out, const char *text, size_t col, size_t indent, size_t width)
+{
+    int first = 1;
+    for (const char *p = text; *p;) {
+        const char *end = strchr(p, ' ');
+        if (!end) end = p + strlen(p);
+        size_t len = 0;
+        for (const char *q = p; q < end; q++)
+            len += *q != '`';
+        if (!first && col + 1 + len > width) {
+            fprintf(out, "\n%*s", (int)indent, "");
+            col = indent;
+        } else if (!first) {
+            fputc(' ', out);
+            col++;
+        }
+        for (const char *q = p; q < end; q++)
+            if (*q != '`') fputc(*q, out);
+        col += len;
+        first = 0;
+        p = *end ? end + 1 : end;
+    }
+    fputc('\n', out);
+}
+
+static size_t cli_option_label(const cli_option_t *o, char *buf, size_t size)
+{
+    int n;
+    if (o->key < 128)
+        n = snprintf(buf, size, "-%c, --%s%s%s", o->key, o->name, o->arg ? " " : "",
+                     o->arg ? o->arg : "");
+    else
+        n = snprintf(buf, size, "    --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+    return n > 0 ? (size_t)n : 0;
+}
+
+void cli_usage(FILE *out)
+{
+    fputs("Usage: hepagent [options] [BPF expression]\n"
+          "Capture SIP from interfaces or capture files and send it as HEPv3 to collectors.\n",
+          out);
+    enum { COL = 25, WIDTH = 79 };
+    for (size_t i = 0; i < cli_option_count; i++) {
+        const cli_option_t *o = &cli_options[i];
+        if (!o->help) continue;
+        if (o->heading) fprintf(out, "\n%s:\n", o->heading);
+        char label[64];
+        size_t len = cli_option_label(o, label, sizeof(label));
+        fprintf(out, "  %s", label);
+        size_t col = 2 + len;
+        if (col + 2 > COL) {
+            fprintf(out, "\n%*s", COL, "");
+            col = COL;
+        } else {
+            fprintf(out, "%*s", (int)(COL - col), "");
+            col = COL;
+        }
+        cli_wrap(out, o->help, col, COL, WIDTH);
+    }
+    fputs("\nSignals: SIGHUP reloads the configuration (the old one stays if the new one is\n"
+          "invalid), SIGTERM/SIGINT stop capture, flush the queues and exit, SIGUSR1 logs\n"
+          "the counters.\n"
+          "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.\n"
+          "Configuration keys: hepagent --help-config, or man 5 hepagent.json.\n",
+          out);
+}
+
+/* ---- man pages ------------------------------------------------------- */
+
+/* roff text: backslashes and hyphens escaped, `code` bold. */
+static void man_text(FILE *out, const char *s)
+{
+    int code = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '`') {
+            fputs(code ? "\\fR" : "\\fB", out);
+            code = !code;
+        } else if (*p == '\\' || *p == '-') {
+            fputc('\\', out);
+            fputc(*p, out);
+        } else {
+            fputc(*p, out);
+        }
+    }
+    if (code) fputs("\\fR", out);
+}
+
+static void man_header(FILE *out, const char *name, int section, const char *title)
+{
+    fprintf(out,
+            ".\\\" Generated by hepagent --reference man%d from the options table and the\n"
+            ".\\\" configuration schema; do not edit.\n"
+            ".TH %s %d \"\" \"hepagent %s\" \"%s\"\n",
+            section, name, section, HEPAGENT_VERSION, title);
+}
+
+static void man8(FILE *out)
+{
+    man_header(out, "HEPAGENT", 8, "System Manager's Manual");
+    fputs(".SH NAME\nhepagent \\- capture SIP and send it as HEPv3 to Homer and other "
+          "collectors\n"
+          ".SH SYNOPSIS\n.B hepagent\n[\\fIoptions\\fR] [\\fIBPF expression\\fR]\n"
+          ".SH DESCRIPTION\n"
+          "hepagent captures SIP from live interfaces or capture files, decodes each frame "
+          "down to the SIP message (VLAN, MPLS, tunnels, IP fragments, TCP, WebSocket and SCTP "
+          "reassembled), picks what to send with the rules of its configuration and sends "
+          "every message as HEPv3 to one or more collectors over UDP, TCP or TLS, through "
+          "bounded queues that survive collectors going away.\n"
+          ".PP\nWithout \\fB\\-c\\fR, hepagent reads \\fI" DEFAULT_CONF "\\fR if it exists, "
+          "else its built-in default (see \\fBhepagent.json\\fR(5)).\n"
+          ".SH OPTIONS\n",
+          out);
+    for (size_t i = 0; i < cli_option_count; i++) {
+        const cli_option_t *o = &cli_options[i];
+        if (!o->help) continue;
+        if (o->heading) {
+            fputs(".SS ", out);
+            man_text(out, o->heading);
+            fputs("\n", out);
+        }
+        fputs(".TP\n", out);
+        if (o->key < 128) fprintf(out, "\\fB\\-%c\\fR, ", o->key);
+        fputs("\\fB\\-\\-", out);
+        man_text(out, o->name);
+        fputs("\\fR", out);
+        if (o->arg) fprintf(out, " \\fI%s\\fR", o->arg);
+        fputs("\n", out);
+        man_text(out, o->help);
+        fputs(".\n", out);
+    }
+    fputs(".SH SIGNALS\n"
+          ".TP\n.B SIGHUP\nre-reads the configuration; the new rules and collectors take over "
+          "only if everything is valid, otherwise the error is logged and the running "
+          "configuration stays. At the console (\\fB\\-A\\fR) it stops hepagent, as it does "
+          "tcpdump.\n"
+          ".TP\n.BR SIGTERM \", \" SIGINT\nstop capture, send what is queued (up to "
+          "\\fBagent.shutdown_timeout_ms\\fR), spool what is left where a spool is configured, "
+          "exit. A second signal exits at once.\n"
+          ".TP\n.B SIGUSR1\nlogs the counters.\n"
+          ".SH EXIT STATUS\n"
+          ".TP\n.B 0\nsuccess.\n"
+          ".TP\n.B 1\nruntime failure: an interface or file that cannot be opened, packets "
+          "that could not be delivered before the shutdown deadline of a file replay.\n"
+          ".TP\n.B 2\nusage or configuration error: an unknown option, a bad value, an invalid "
+          "configuration or BPF filter.\n"
+          ".PP\nEach failure prints one line naming the cause.\n"
+          ".SH FILES\n.TP\n.I " DEFAULT_CONF "\nthe configuration, see \\fBhepagent.json\\fR(5).\n"
+          ".SH SEE ALSO\n\\fBhepagent.json\\fR(5), \\fBtcpdump\\fR(8), \\fBpcap-filter\\fR(7)\n",
+          out);
+}
+
+static void man5(FILE *out)
+{
+    man_header(out, "HEPAGENT.JSON", 5, "File Formats Manual");
+    fputs(".SH NAME\nhepagent.json \\- hepagent configuration\n"
+          ".SH DESCRIPTION\n"
+          "The configuration of \\fBhepagent\\fR(8) is one JSON object (comments \\fB/* */\\fR "
+          "and \\fB//\\fR are accepted). Every key is optional unless marked required. "
+          "Validation is strict: an unknown key, a wrong type, a value out of range, a bad "
+          "CIDR or URL stops hepagent with exit status 2 and the path of the offending value, "
+          "for example\n"
+          ".PP\n.EX\nhepagent: config: rules[2].hosts[0]: \"10.0.0.0/33\" is not an IP address "
+          "or CIDR\n.EE\n"
+          ".PP\n\\fBhepagent \\-t \\-c\\fR \\fIFILE\\fR checks a file. A key left out of a rule "
+          "matches everything; an empty list is refused (it would match nothing, silently). "
+          "SIGHUP re-reads the file.\n"
+          ".SH KEYS\n",
+          out);
+    config_reference(out, CFG_DOC_MAN);
+    fputs(".SH SEE ALSO\n\\fBhepagent\\fR(8)\n", out);
+}
+
+/* README's option table. */
+static void options_markdown(FILE *out)
+{
+    fputs("| option | meaning |\n|---|---|\n", out);
+    for (size_t i = 0; i < cli_option_count; i++) {
+        const cli_option_t *o = &cli_options[i];
+        if (!o->help) continue;
+        fputs("| `", out);
+        if (o->key < 128) fprintf(out, "-%c, ", o->key);
+        fprintf(out, "--%s%s%s` | %s |\n", o->name, o->arg ? " " : "", o->arg ? o->arg : "",
+                o->help);
+    }
+}
+
+int cli_reference(FILE *out, const char *what)
+{
+    if (strcmp(what, "man8") == 0)
+        man8(out);
+    else if (strcmp(what, "man5") == 0)
+        man5(out);
+    else if (strcmp(what, "options") == 0)
+        options_markdown(out);
+    else if (strcmp(what, "config") == 0)
+        config_reference(out, CFG_DOC_MARKDOWN);
+    else
+        return -1;
+    return 0;
+}

@@ -1,0 +1,685 @@
+/* The schema of hepagent.json: every key, its type, range, default and
+ * meaning, in one table per object. Adding a key is adding a row (and a
+ * field in config.h); the parser, the defaults, reload's comparison of
+ * collectors, --help's reference, the man page and README's reference all
+ * follow. Values that are more than a scalar (ports, CIDRs, URLs) have a
+ * parse function here; checks across keys run after their object is read. */
+#include "hepagent/config_schema.h"
+#include "hepagent/sip.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIELD(type, member) offsetof(type, member), sizeof(((type *)0)->member)
+
+/* ---- custom values -------------------------------------------------- */
+
+static int cfg_rule_port(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    rule_t *rule = base;
+    rule_port_range_t *range = &rule->ports[rule->port_count++];
+    if (json_object_is_type(v, json_type_int)) {
+        int64_t port;
+        int rc = cfg_integer_value(ctx, v, 1, 65535, &port);
+        if (rc != HA_OK) return rc;
+        range->low = range->high = (uint16_t)port;
+        return HA_OK;
+    }
+    if (json_object_is_type(v, json_type_string)) {
+        if (rules_parse_port_range(json_object_get_string(v), range) != HA_OK)
+            return cfg_fail(ctx, "\"%s\" is not a port (1-65535) or range \"low-high\"",
+                            json_object_get_string(v));
+        return HA_OK;
+    }
+    return cfg_fail(ctx, "must be a port number or a \"low-high\" string, not %s",
+                    cfg_type_name(v));
+}
+
+static int cfg_rule_ports(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    rule_t *rule = base;
+    if (json_object_is_type(v, json_type_array) &&
+        !(rule->ports = calloc(json_object_array_length(v), sizeof(*rule->ports))))
+        return HA_ENOMEM;
+    return cfg_each(ctx, v, NULL, base, cfg_rule_port);
+}
+
+static int cfg_rule_host(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    rule_t *rule = base;
+    if (!json_object_is_type(v, json_type_string))
+        return cfg_fail(ctx, "must be a string, not %s", cfg_type_name(v));
+    if (rules_parse_cidr(json_object_get_string(v), &rule->hosts[rule->host_count++]) != HA_OK)
+        return cfg_fail(ctx, "\"%s\" is not an IP address or CIDR", json_object_get_string(v));
+    return HA_OK;
+}
+
+static int cfg_rule_hosts(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    rule_t *rule = base;
+    if (json_object_is_type(v, json_type_array) &&
+        !(rule->hosts = calloc(json_object_array_length(v), sizeof(*rule->hosts))))
+        return HA_ENOMEM;
+    return cfg_each(ctx, v, NULL, base, cfg_rule_host);
+}
+
+static int cfg_rule_transport(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    rule_t *rule = base;
+    unsigned bit;
+    if (!json_object_is_type(v, json_type_string) ||
+        rules_parse_transport(json_object_get_string(v), &bit) != HA_OK)
+        return cfg_fail(ctx, "%s is not one of \"udp\", \"tcp\", \"sctp\", \"ws\"",
+                        json_object_to_json_string(v));
+    rule->transports |= bit;
+    return HA_OK;
+}
+
+static int cfg_rule_transports(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    ((rule_t *)base)->transports = 0;
+    return cfg_each(ctx, v, NULL, base, cfg_rule_transport);
+}
+
+/* Methods are SIP tokens; they are compared case-sensitively on the wire (RFC
+ * 3261 7.1) and so are stored as written, after checking they are tokens. */
+static int cfg_method(cfg_ctx_t *ctx, json_object *v, char **list, size_t *count)
+{
+    if (!json_object_is_type(v, json_type_string))
+        return cfg_fail(ctx, "must be a string, not %s", cfg_type_name(v));
+    const char *m = json_object_get_string(v);
+    size_t len = strlen(m);
+    if (len == 0 || len > SIP_MAX_METHOD_LEN ||
+        strspn(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                  "abcdefghijklmnopqrstuvwxyz"
+                  "0123456789-.!%*_+`'~") != len)
+        return cfg_fail(ctx, "\"%s\" is not a SIP method name", m);
+    return (list[(*count)++] = strdup(m)) ? HA_OK : HA_ENOMEM;
+}
+
+static int cfg_rule_method(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    rule_t *rule = base;
+    return cfg_method(ctx, v, rule->methods, &rule->method_count);
+}
+
+static int cfg_rule_method_excluded(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    rule_t *rule = base;
+    return cfg_method(ctx, v, rule->methods_exclude, &rule->method_exclude_count);
+}
+
+static int cfg_rule_methods(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    rule_t *rule = base;
+    if (json_object_is_type(v, json_type_array) &&
+        !(rule->methods = calloc(json_object_array_length(v), sizeof(char *))))
+        return HA_ENOMEM;
+    return cfg_each(ctx, v, NULL, base, cfg_rule_method);
+}
+
+static int cfg_rule_methods_exclude(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    rule_t *rule = base;
+    if (json_object_is_type(v, json_type_array) &&
+        !(rule->methods_exclude = calloc(json_object_array_length(v), sizeof(char *))))
+        return HA_ENOMEM;
+    return cfg_each(ctx, v, NULL, base, cfg_rule_method_excluded);
+}
+
+static void cfg_free_strings(char **list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++)
+        free(list[i]);
+    free(list);
+}
+
+static void cfg_rule_ports_release(void *base)
+{
+    rule_t *r = base;
+    free(r->ports);
+    r->ports = NULL;
+    r->port_count = 0;
+}
+
+static void cfg_rule_hosts_release(void *base)
+{
+    rule_t *r = base;
+    free(r->hosts);
+    r->hosts = NULL;
+    r->host_count = 0;
+}
+
+static void cfg_rule_methods_release(void *base)
+{
+    rule_t *r = base;
+    cfg_free_strings(r->methods, r->method_count);
+    r->methods = NULL;
+    r->method_count = 0;
+}
+
+static void cfg_rule_methods_exclude_release(void *base)
+{
+    rule_t *r = base;
+    cfg_free_strings(r->methods_exclude, r->method_exclude_count);
+    r->methods_exclude = NULL;
+    r->method_exclude_count = 0;
+}
+
+static int cfg_rule_capture_id(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    rule_t *rule = base;
+    int64_t id;
+    int rc = cfg_integer_value(ctx, v, 0, UINT32_MAX, &id);
+    if (rc != HA_OK) return rc;
+    rule->capture_id = (uint32_t)id;
+    rule->has_capture_id = 1;
+    return HA_OK;
+}
+
+/* ---- checks across keys --------------------------------------------- */
+
+static int cfg_check_source(cfg_ctx_t *ctx, void *base)
+{
+    capture_source_t *src = base;
+    if (!src->interface == !src->file)
+        return cfg_fail(ctx, "needs exactly one of \"interface\" and \"file\"");
+    if (src->bpf && src->bpf[0] == '\0') {
+        free(src->bpf);
+        src->bpf = NULL;
+    }
+    return HA_OK;
+}
+
+static int cfg_check_rule(cfg_ctx_t *ctx, void *base)
+{
+    const rule_t *rule = base;
+    const rules_t *rules = &ctx->cfg->rules;
+    for (const rule_t *r = rules->items; r < rule; r++) {
+        if (strcmp(r->name, rule->name) == 0) {
+            cfg_push_key(ctx, "name");
+            return cfg_fail(ctx, "\"%s\" is already the name of rules[%zu]", rule->name,
+                            (size_t)(r - rules->items));
+        }
+    }
+    return HA_OK;
+}
+
+static int cfg_check_collector(cfg_ctx_t *ctx, void *base)
+{
+    collector_config_t *c = base;
+    char why[200];
+    if (config_collector_url(c, why, sizeof(why)) != HA_OK) {
+        cfg_push_key(ctx, "url");
+        return cfg_fail(ctx, "%s", why);
+    }
+    const config_t *cfg = ctx->cfg;
+    for (const collector_config_t *o = cfg->collectors; o < c; o++) {
+        if (strcmp(o->url, c->url) == 0) {
+            cfg_push_key(ctx, "url");
+            return cfg_fail(ctx, "\"%s\" is already collectors[%zu]", c->url,
+                            (size_t)(o - cfg->collectors));
+        }
+    }
+    c->drop_oldest = c->drop == 0;
+    int has_tls =
+        c->ca_file || c->ca_dir || c->cert_file || c->key_file || c->server_name || c->insecure;
+    if (has_tls && c->transport != COLLECTOR_TLS) {
+        cfg_push_key(ctx, "tls");
+        return cfg_fail(ctx, "only for tls:// collectors (the url is %s)", c->url);
+    }
+    if (c->key_file && !c->cert_file) {
+        cfg_push_key(ctx, "tls");
+        return cfg_fail(ctx, "\"key_file\" needs \"cert_file\"");
+    }
+    if (c->insecure && (c->ca_file || c->ca_dir)) {
+        cfg_push_key(ctx, "tls");
+        return cfg_fail(ctx, "\"insecure\" verifies nothing: leave out ca_file/ca_dir, or it");
+    }
+    return HA_OK;
+}
+
+static int cfg_check_reassembly(cfg_ctx_t *ctx, void *base)
+{
+    const config_t *cfg = base;
+    if (cfg->tcp.memcap < cfg->tcp.max_stream_bytes)
+        return cfg_fail(ctx, "tcp_memory_kb (%zu) must be at least tcp_stream_kb (%u)",
+                        cfg->tcp.memcap / 1024, cfg->tcp.max_stream_bytes / 1024);
+    return HA_OK;
+}
+
+static int cfg_check_delivery(cfg_ctx_t *ctx, void *base)
+{
+    const delivery_config_t *d = &((const config_t *)base)->delivery;
+    if (d->reconnect_min_ms > d->reconnect_max_ms)
+        return cfg_fail(ctx, "reconnect_min_ms (%u) is above reconnect_max_ms (%u)",
+                        d->reconnect_min_ms, d->reconnect_max_ms);
+    return HA_OK;
+}
+
+static int cfg_check_document(cfg_ctx_t *ctx, void *base)
+{
+    config_t *cfg = base;
+    for (size_t i = 0; i < cfg->collector_count; i++) {
+        if (cfg->collectors[i].spool && !cfg->delivery.spool_dir) {
+            cfg_push_key(ctx, "collectors");
+            cfg_push_index(ctx, i);
+            cfg_push_key(ctx, "spool");
+            return cfg_fail(ctx, "needs delivery.spool_dir");
+        }
+    }
+    /* no "capture" list: capture on every interface, as the built-in
+     * default does ("every key is optional") */
+    if (!cfg->sources) {
+        cfg->sources = calloc(1, sizeof(*cfg->sources));
+        if (!cfg->sources) return HA_ENOMEM;
+        cfg_section_defaults(&config_source_schema, cfg->sources);
+        cfg->source_count = 1;
+        if (!(cfg->sources[0].interface = strdup("any"))) return HA_ENOMEM;
+    }
+    return HA_OK;
+}
+
+/* ---- the tables ----------------------------------------------------- */
+
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+static const char *const delivery_modes[] = {"all", "failover", "hash", NULL};
+static const char *const rule_actions[] = {"send", "drop", NULL};
+static const char *const drop_choices[] = {"oldest", "newest", NULL};
+
+static const cfg_key_t agent_keys[] = {
+    {.name = "capture_id",
+     .type = CFG_UINT,
+     FIELD(config_t, capture_id),
+     .max = UINT32_MAX,
+     .def = 2001,
+     .help = "HEP capture agent id (chunk 0x000c); rules may override it"},
+    {.name = "node_name",
+     .type = CFG_STRING,
+     FIELD(config_t, node_name),
+     .max = 255,
+     .help = "HEP capture node name (chunk 0x0013); left out when absent"},
+    {.name = "auth_key",
+     .type = CFG_STRING,
+     FIELD(config_t, auth_key),
+     .max = 255,
+     .flags = CFG_SECRET,
+     .help = "HEP authentication key (chunk 0x000e); left out when absent"},
+    {.name = "log_level",
+     .type = CFG_ENUM,
+     FIELD(config_t, log_level),
+     .choices = log_levels,
+     .def = LOG_INFO,
+     .help = "log threshold"},
+    {.name = "shutdown_timeout_ms",
+     .type = CFG_UINT,
+     FIELD(config_t, shutdown_timeout_ms),
+     .max = 3600000,
+     .def = 5000,
+     .help = "how long queued packets may take to leave on SIGTERM or at the end of the files"},
+};
+
+static const cfg_key_t source_keys[] = {
+    {.name = "interface",
+     .type = CFG_STRING,
+     FIELD(capture_source_t, interface),
+     .max = 255,
+     .help = "interface name (`any` for all); exactly one of `interface` and `file`"},
+    {.name = "file",
+     .type = CFG_STRING,
+     FIELD(capture_source_t, file),
+     .max = 4096,
+     .help = "capture file (pcap or pcapng), read once"},
+    {.name = "bpf",
+     .type = CFG_STRING,
+     FIELD(capture_source_t, bpf),
+     .max = 4096,
+     .flags = CFG_EMPTY_OK,
+     .help = "BPF filter (tcpdump syntax); empty or absent: everything"},
+    {.name = "snaplen",
+     .type = CFG_UINT,
+     FIELD(capture_source_t, snaplen),
+     .min = 64,
+     .max = 262144,
+     .def = 262144,
+     .help = "bytes captured per frame"},
+    {.name = "promisc",
+     .type = CFG_BOOL,
+     FIELD(capture_source_t, promisc),
+     .help = "promiscuous mode (not on `any`)"},
+    {.name = "buffer_mb",
+     .type = CFG_UINT,
+     FIELD(capture_source_t, buffer_mb),
+     .min = 1,
+     .max = 4096,
+     .def = 32,
+     .help = "kernel capture buffer, MiB"},
+};
+
+const cfg_section_t config_source_schema = {source_keys, HA_ARRAY_LEN(source_keys),
+                                            sizeof(capture_source_t), cfg_check_source};
+
+static const cfg_key_t decode_keys[] = {
+    {.name = "vxlan_port",
+     .type = CFG_UINT,
+     FIELD(config_t, decode.vxlan_port),
+     .max = 65535,
+     .def = DECODE_PORT_VXLAN,
+     .help = "VXLAN UDP port (0: no VXLAN decoding)"},
+    {.name = "max_depth",
+     .type = CFG_UINT,
+     FIELD(config_t, decode.max_depth),
+     .min = 1,
+     .max = 32,
+     .def = DECODE_DEFAULT_MAX_DEPTH,
+     .help = "encapsulation layers allowed (VLAN tags apart)"},
+    {.name = "tunnels",
+     .type = CFG_BOOL,
+     FIELD(config_t, decode.decode_tunnels),
+     .def = 1,
+     .help = "look inside GRE, ERSPAN, VXLAN, GENEVE, GTP-U, IP-in-IP, MPLS"},
+};
+static const cfg_section_t decode_section = {decode_keys, HA_ARRAY_LEN(decode_keys), 0, NULL};
+
+static const cfg_key_t reassembly_keys[] = {
+    {.name = "ip_datagrams",
+     .type = CFG_UINT,
+     FIELD(config_t, ipfrag.max_datagrams),
+     .min = 1,
+     .max = 1000000,
+     .def = IPFRAG_DEFAULT_DATAGRAMS,
+     .help = "IP datagrams in reassembly at once"},
+    {.name = "ip_memory_kb",
+     .type = CFG_UINT,
+     FIELD(config_t, ipfrag.memcap),
+     .min = 64,
+     .max = 4194304,
+     .scale = 1024,
+     .def = IPFRAG_DEFAULT_MEMCAP_KB,
+     .help = "bytes all fragments may hold, KiB"},
+    {.name = "ip_timeout_ms",
+     .type = CFG_UINT,
+     FIELD(config_t, ipfrag.timeout_ms),
+     .min = 100,
+     .max = 600000,
+     .def = IPFRAG_DEFAULT_TIMEOUT_MS,
+     .help = "an incomplete datagram is dropped after this (capture time)"},
+    {.name = "tcp_streams",
+     .type = CFG_UINT,
+     FIELD(config_t, tcp.max_streams),
+     .min = 1,
+     .max = 10000000,
+     .def = TCPSTREAM_DEFAULT_STREAMS,
+     .help = "TCP stream directions tracked; the least recently used is evicted when full"},
+    {.name = "tcp_stream_kb",
+     .type = CFG_UINT,
+     FIELD(config_t, tcp.max_stream_bytes),
+     .min = 4,
+     .max = 65536,
+     .scale = 1024,
+     .def = TCPSTREAM_DEFAULT_STREAM_KB,
+     .help = "the largest SIP/WebSocket message a stream may hold, KiB"},
+    {.name = "tcp_memory_kb",
+     .type = CFG_UINT,
+     FIELD(config_t, tcp.memcap),
+     .min = 64,
+     .max = 4194304,
+     .scale = 1024,
+     .def = TCPSTREAM_DEFAULT_MEMCAP_KB,
+     .help = "bytes all streams may hold, KiB (at least tcp_stream_kb)"},
+    {.name = "tcp_timeout_ms",
+     .type = CFG_UINT,
+     FIELD(config_t, tcp.timeout_ms),
+     .min = 1000,
+     .max = 86400000,
+     .def = TCPSTREAM_DEFAULT_TIMEOUT_MS,
+     .help = "idle streams are forgotten after this (capture time)"},
+};
+static const cfg_section_t reassembly_section = {reassembly_keys, HA_ARRAY_LEN(reassembly_keys), 0,
+                                                 cfg_check_reassembly};
+
+static const cfg_key_t rule_keys[] = {
+    {.name = "name",
+     .type = CFG_STRING,
+     FIELD(rule_t, name),
+     .max = 64,
+     .flags = CFG_REQUIRED,
+     .help = "unique; shown in logs and counters"},
+    {.name = "ports",
+     .type = CFG_CUSTOM,
+     .parse = cfg_rule_ports,
+     .release = cfg_rule_ports_release,
+     .if_empty = "must not be empty (leave the key out to match everything)",
+     .doc_type = "list of ports or `\"low-high\"`",
+     .help = "matches either side of the packet"},
+    {.name = "hosts",
+     .type = CFG_CUSTOM,
+     .parse = cfg_rule_hosts,
+     .release = cfg_rule_hosts_release,
+     .if_empty = "must not be empty (leave the key out to match everything)",
+     .doc_type = "list of IPv4/IPv6 addresses or CIDRs",
+     .help = "matches either side"},
+    {.name = "transport",
+     .type = CFG_CUSTOM,
+     FIELD(rule_t, transports),
+     .def = RULE_TRANSPORT_ALL,
+     .parse = cfg_rule_transports,
+     .if_empty = "must not be empty (leave the key out to match everything)",
+     .doc_type = "list of `udp` `tcp` `sctp` `ws`",
+     .doc_default = "all",
+     .help = "`ws` is SIP over WebSocket"},
+    {.name = "methods",
+     .type = CFG_CUSTOM,
+     .parse = cfg_rule_methods,
+     .release = cfg_rule_methods_release,
+     .if_empty = "must not be empty (leave the key out to match everything)",
+     .doc_type = "list of SIP methods",
+     .help = "case-sensitive, as on the wire; a response matches by the method in its CSeq"},
+    {.name = "methods_exclude",
+     .type = CFG_CUSTOM,
+     .parse = cfg_rule_methods_exclude,
+     .release = cfg_rule_methods_exclude_release,
+     .if_empty = "must not be empty (leave the key out to match everything)",
+     .doc_type = "list of SIP methods",
+     .help = "methods this rule does not match"},
+    {.name = "capture_id",
+     .type = CFG_CUSTOM,
+     .parse = cfg_rule_capture_id,
+     .doc_type = "u32",
+     .doc_default = "`agent.capture_id`",
+     .help = "overrides `agent.capture_id` for what this rule sends"},
+    {.name = "action",
+     .type = CFG_ENUM,
+     FIELD(rule_t, action),
+     .choices = rule_actions,
+     .def = RULE_SEND,
+     .help = "what happens to a message this rule matches"},
+};
+static const cfg_section_t rule_section = {rule_keys, HA_ARRAY_LEN(rule_keys), sizeof(rule_t),
+                                           cfg_check_rule};
+
+static const cfg_key_t collector_tls_keys[] = {
+    {.name = "ca_file",
+     .type = CFG_STRING,
+     FIELD(collector_config_t, ca_file),
+     .max = 4096,
+     .doc_default = "the system store",
+     .help = "CA certificates (PEM) to verify the collector"},
+    {.name = "ca_dir",
+     .type = CFG_STRING,
+     FIELD(collector_config_t, ca_dir),
+     .max = 4096,
+     .help = "hashed CA directory (`openssl rehash`)"},
+    {.name = "cert_file",
+     .type = CFG_STRING,
+     FIELD(collector_config_t, cert_file),
+     .max = 4096,
+     .help = "client certificate (PEM) offered to the collector"},
+    {.name = "key_file",
+     .type = CFG_STRING,
+     FIELD(collector_config_t, key_file),
+     .max = 4096,
+     .help = "the client certificate's key; needs `cert_file`"},
+    {.name = "server_name",
+     .type = CFG_STRING,
+     FIELD(collector_config_t, server_name),
+     .max = 255,
+     .doc_default = "the URL's host",
+     .help = "name to verify and to send as SNI (an IP address sends none)"},
+    {.name = "insecure",
+     .type = CFG_BOOL,
+     FIELD(collector_config_t, insecure),
+     .help = "no verification (logged as a warning); not with `ca_file`/`ca_dir`"},
+};
+static const cfg_section_t collector_tls_section = {collector_tls_keys,
+                                                    HA_ARRAY_LEN(collector_tls_keys), 0, NULL};
+
+static const cfg_key_t collector_keys[] = {
+    {.name = "url",
+     .type = CFG_STRING,
+     FIELD(collector_config_t, url),
+     .max = 1024,
+     .flags = CFG_REQUIRED,
+     .help = "`udp://HOST:PORT`, `tcp://HOST:PORT` or `tls://HOST:PORT` (IPv6 as "
+             "`udp://[::1]:9060`); names are resolved when connecting"},
+    {.name = "host", .type = CFG_STRING, FIELD(collector_config_t, host), .flags = CFG_HIDDEN},
+    {.name = "compress",
+     .type = CFG_BOOL,
+     FIELD(collector_config_t, compress),
+     .help = "payload zlib-compressed (chunk 0x0010); heplify-server, sngrep and hep-js cannot "
+             "read it"},
+    {.name = "compress_min_bytes",
+     .type = CFG_UINT,
+     FIELD(collector_config_t, compress_min_bytes),
+     .max = 65535,
+     .def = 256,
+     .help = "shorter payloads go uncompressed"},
+    {.name = "queue_kb",
+     .type = CFG_UINT,
+     FIELD(collector_config_t, queue_kb),
+     .min = 64,
+     .max = 4194304,
+     .def = 8192,
+     .help = "bound of the collector's queue, KiB"},
+    {.name = "queue_packets",
+     .type = CFG_UINT,
+     FIELD(collector_config_t, queue_packets),
+     .min = 1,
+     .max = 100000000,
+     .def = 65536,
+     .help = "bound of the collector's queue, packets"},
+    {.name = "drop",
+     .type = CFG_ENUM,
+     FIELD(collector_config_t, drop),
+     .choices = drop_choices,
+     .help = "what goes when the queue (and the spool) is full"},
+    {.name = "spool",
+     .type = CFG_BOOL,
+     FIELD(collector_config_t, spool),
+     .help = "overflow to `delivery.spool_dir` while the collector cannot take data"},
+    {.name = "tls",
+     .type = CFG_OBJECT,
+     .section = &collector_tls_section,
+     .doc_type = "object, `tls://` only",
+     .help = "how the collector is verified"},
+};
+const cfg_section_t config_collector_schema = {collector_keys, HA_ARRAY_LEN(collector_keys),
+                                               sizeof(collector_config_t), cfg_check_collector};
+
+static const cfg_key_t delivery_keys[] = {
+    {.name = "mode",
+     .type = CFG_ENUM,
+     FIELD(config_t, delivery.mode),
+     .choices = delivery_modes,
+     .def = DELIVERY_ALL,
+     .help = "every collector; the first healthy one in order; one per Call-ID (rendezvous "
+             "hashing over the healthy ones)"},
+    {.name = "connect_timeout_ms",
+     .type = CFG_UINT,
+     FIELD(config_t, delivery.connect_timeout_ms),
+     .min = 100,
+     .max = 600000,
+     .def = 5000,
+     .help = "TCP/TLS connect and TLS handshake timeout"},
+    {.name = "reconnect_min_ms",
+     .type = CFG_UINT,
+     FIELD(config_t, delivery.reconnect_min_ms),
+     .min = 10,
+     .max = 600000,
+     .def = 100,
+     .help = "first reconnect delay; doubles up to `reconnect_max_ms`, +-20% jitter"},
+    {.name = "reconnect_max_ms",
+     .type = CFG_UINT,
+     FIELD(config_t, delivery.reconnect_max_ms),
+     .min = 10,
+     .max = 3600000,
+     .def = 30000,
+     .help = "longest reconnect delay"},
+    {.name = "spool_dir",
+     .type = CFG_STRING,
+     FIELD(config_t, delivery.spool_dir),
+     .max = 4096,
+     .help = "spool root: one subdirectory per collector, CRC-checked segment files, replayed "
+             "in order, kept across restarts"},
+    {.name = "spool_mb",
+     .type = CFG_UINT,
+     FIELD(config_t, delivery.spool_mb),
+     .min = 1,
+     .max = 1048576,
+     .def = 256,
+     .help = "bound of each collector's spool, MiB"},
+};
+static const cfg_section_t delivery_section = {delivery_keys, HA_ARRAY_LEN(delivery_keys), 0,
+                                               cfg_check_delivery};
+
+static const cfg_section_t agent_section = {agent_keys, HA_ARRAY_LEN(agent_keys), 0, NULL};
+
+static const cfg_key_t document_keys[] = {
+    {.name = "agent",
+     .type = CFG_OBJECT,
+     .section = &agent_section,
+     .help = "the agent's identity and behaviour"},
+    {.name = "capture",
+     .type = CFG_LIST,
+     .offset = offsetof(config_t, sources),
+     .count_offset = offsetof(config_t, source_count),
+     .section = &config_source_schema,
+     .if_empty = "must hold at least one source (leave \"capture\" out to capture on \"any\")",
+     .doc_default = "`[{\"interface\": \"any\"}]`",
+     .help = "where to capture; `-i` and `-r` replace this list"},
+    {.name = "decode",
+     .type = CFG_OBJECT,
+     .section = &decode_section,
+     .help = "how frames are decoded"},
+    {.name = "reassembly",
+     .type = CFG_OBJECT,
+     .section = &reassembly_section,
+     .help = "bounds of the reassembly state; what a bound refuses is counted"},
+    {.name = "rules",
+     .type = CFG_LIST,
+     .offset = offsetof(config_t, rules.items),
+     .count_offset = offsetof(config_t, rules.count),
+     .section = &rule_section,
+     .flags = CFG_REQUIRED,
+     .if_empty = "must hold at least one rule (without rules nothing is sent)",
+     .help = "ordered; the first matching rule decides; no match: not sent"},
+    {.name = "collectors",
+     .type = CFG_LIST,
+     .offset = offsetof(config_t, collectors),
+     .count_offset = offsetof(config_t, collector_count),
+     .section = &config_collector_schema,
+     .flags = CFG_REQUIRED,
+     .doc_type = "list, may be empty",
+     .help = "where HEP goes, see `delivery.mode`; `-H` replaces this list"},
+    {.name = "delivery",
+     .type = CFG_OBJECT,
+     .section = &delivery_section,
+     .help = "how packets reach the collectors"},
+};
+
+const cfg_section_t config_schema = {document_keys, HA_ARRAY_LEN(document_keys), sizeof(config_t),
+                                     cfg_check_document};
+
+/* The document itself, as the parser's entry point. */
+const cfg_key_t config_document_key = {.name = "", .type = CFG_OBJECT, .section = &config_schema};
