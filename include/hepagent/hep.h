@@ -36,10 +36,12 @@ enum {
     HEP_FAMILY_IPV4 = 2,  /* AF_INET as Linux numbers it */
     HEP_FAMILY_IPV6 = 10, /* AF_INET6 as Linux numbers it */
     HEP_PROTO_TYPE_SIP = 0x01,
-    HEP_HEADER_LEN = 6,       /* "HEP3" + u16 total length */
-    HEP_CHUNK_HEADER_LEN = 6, /* vendor, type, length */
-    HEP_MAX_PACKET = 65535,   /* the u16 length field */
-    HEP_MAX_UDP = 65507,      /* largest UDP payload over IPv4 */
+    HEP_PROTO_TYPE_RTCP = 0x05, /* RTCP as JSON, hep3.md §5 */
+    HEP_PROTO_TYPE_QOS = 0x22,  /* RTP quality report as JSON (34) */
+    HEP_HEADER_LEN = 6,         /* "HEP3" + u16 total length */
+    HEP_CHUNK_HEADER_LEN = 6,   /* vendor, type, length */
+    HEP_MAX_PACKET = 65535,     /* the u16 length field */
+    HEP_MAX_UDP = 65507,        /* largest UDP payload over IPv4 */
 };
 
 typedef struct hep_msg {
