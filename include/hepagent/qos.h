@@ -69,14 +69,17 @@ typedef enum {
 typedef struct qos_numbers {
     uint32_t ssrc;
     uint8_t payload_type;
-    uint32_t clock_rate; /* 0: unknown, no jitter */
-    uint64_t packets;    /* received, duplicates included (as Wireshark counts) */
-    uint64_t expected;   /* highest - lowest extended sequence number + 1 */
-    int64_t lost;        /* expected - packets; negative with duplicates */
+    uint32_t clock_rate;       /* 0: unknown, no jitter */
+    uint64_t packets;          /* received, duplicates included (as Wireshark counts) */
+    int64_t expected;          /* last - first sequence number + 65536 per wrap + 1 (Wireshark) */
+    int64_t lost;              /* expected - packets; negative with duplicates (Wireshark) */
+    uint64_t rfc3550_expected; /* RFC 3550 A.1/A.3: from the highest valid number */
+    int64_t rfc3550_lost;
+    uint32_t restarts; /* sequence restarts A.1 resynchronised on */
     uint64_t duplicates;
     uint64_t out_of_order;
     uint64_t seq_errors; /* Wireshark's "sequence errors" */
-    double loss_pct;
+    double loss_pct;     /* lost / expected, Wireshark's */
     double delta_max_ms;
     double jitter_mean_ms;
     double jitter_max_ms;
