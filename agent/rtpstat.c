@@ -88,18 +88,6 @@ int64_t rtp_seq_lost(const rtp_seq_t *s)
 
 /* ---- Wireshark's analysis --------------------------------------------- */
 
-/* The 64-bit timestamp nearest to the previous one with these low 32 bits
- * (packet-rtp.c's calculate_extended_timestamp). */
-static uint64_t extend_timestamp(uint64_t prev, uint32_t raw)
-{
-    uint64_t ts = (prev & 0xffffffff00000000ull) | raw;
-    if (ts + 0x80000000ull < prev)
-        ts += 0x100000000ull;
-    else if (prev + 0x80000000ull < ts)
-        ts -= 0x100000000ull;
-    return ts;
-}
-
 /* The extended number nearest to the highest one (RFC 3550 A.1 style). */
 static uint32_t extend_seq(uint32_t max, uint16_t seq)
 {
@@ -139,15 +127,22 @@ void rtpstat_start(rtpstat_t *s, uint64_t now_us, uint16_t seq, uint32_t timesta
 {
     *s = (rtpstat_t){0};
     s->first_us = s->last_us = now_us;
-    /* Wireshark starts the extension at 2^32 so early reordering across the
-     * wrap stays positive */
-    s->ext_ts = s->seq_timestamp = 0x100000000ull | timestamp;
+    s->first_ts = timestamp;
     s->start_seq = s->stop_seq = s->seq_num = seq;
     s->last_pt = pt;
     s->packets = 1;
     s->max_ext_seq = 0x10000u | seq;
     s->seen = 1;
     rtp_seq_start(&s->rfc, seq);
+}
+
+/* Wireshark 4.0's test: the timestamp is within 2^31 ahead of the first
+ * one, wrapping past 2^32 included. A timestamp that went back behind an
+ * earlier packet but not behind the first is in time. */
+static int in_time(uint32_t first, uint32_t ts)
+{
+    if (first <= ts) return ts - first < 0x80000000u;
+    return (uint64_t)(0xffffffffu - first) + ts < 0x80000000u;
 }
 
 static int is_cn(uint8_t pt)
@@ -187,33 +182,36 @@ void rtpstat_add(rtpstat_t *s, uint64_t now_us, uint16_t seq, uint32_t timestamp
 {
     double now_ms = (double)(int64_t)(now_us - s->first_us) / 1000.0;
     if (now_us > s->last_us) s->last_us = now_us;
-    uint64_t ext_ts = extend_timestamp(s->ext_ts, timestamp);
-    s->ext_ts = ext_ts;
-    int in_time = s->seq_timestamp <= ext_ts;
+    int timely = in_time(s->first_ts, timestamp);
 
-    ws_sequence(s, seq, in_time);
+    ws_sequence(s, seq, timely);
     window_add(s, seq);
     rtp_seq_update(&s->rfc, seq);
 
     /* comfort noise, and the packet after it, are not regular */
-    int regular = in_time && !marker && !is_cn(pt) && !is_cn(s->last_pt);
+    int regular = timely && !marker && !is_cn(pt) && !is_cn(s->last_pt);
     s->last_pt = pt;
 
-    double delta = now_ms - s->time_ms;
+    /* Wireshark divides by the clock in kHz as an integer (44100 Hz: 44) */
+    uint32_t khz = jitter_clock / 1000;
     double jitter = 0;
-    if (jitter_clock) {
-        /* RFC 3550 §6.4.1 in ms: D = arrival spacing - timestamp spacing,
-         * J += (|D| - J) / 16. Wireshark divides by the clock in kHz as an
-         * integer (44100 Hz: 44), kept for equal numbers. */
-        double nominal =
-            (double)((int64_t)ext_ts - (int64_t)s->seq_timestamp) / (double)(jitter_clock / 1000);
-        double diff = fabs(now_ms - (s->time_ms + nominal));
-        jitter = (15 * s->jitter_ms + diff) / 16;
-        s->jitter_ms = jitter;
+    if (timely) {
+        s->delta_ms = now_ms - s->time_ms;
+        if (khz) {
+            /* RFC 3550 §6.4.1 in ms: D = arrival spacing - timestamp
+             * spacing, J += (|D| - J) / 16; the spacing is taken from the
+             * last in-time packet's arrival and the last in-time packet with
+             * a clock's timestamp (after a DTMF event these differ) */
+            double nominal = (double)(uint32_t)(timestamp - s->first_ts) / (double)khz;
+            double diff = fabs(now_ms - (s->time_ms + nominal - s->nominal_ms));
+            jitter = (15 * s->jitter_ms + diff) / 16;
+            s->jitter_ms = jitter;
+            s->nominal_ms = nominal;
+        }
     }
     if (regular) {
-        if (delta > s->delta_max_ms) s->delta_max_ms = delta;
-        if (jitter_clock) {
+        if (s->delta_ms > s->delta_max_ms) s->delta_max_ms = s->delta_ms;
+        if (khz) {
             if (s->jitter_ms > s->jitter_max_ms) s->jitter_max_ms = s->jitter_ms;
             /* Wireshark's running mean divides by the packets before this
              * one, irregular ones included */
@@ -221,10 +219,7 @@ void rtpstat_add(rtpstat_t *s, uint64_t now_us, uint16_t seq, uint32_t timestamp
                 (s->jitter_mean_ms * (double)(s->packets - 1) + jitter) / (double)s->packets;
         }
     }
-    if (in_time) {
-        s->time_ms = now_ms;
-        s->seq_timestamp = ext_ts;
-    }
+    if (timely) s->time_ms = now_ms;
     s->stop_seq = seq;
     s->packets++;
 }

@@ -40,13 +40,15 @@ uint64_t rtp_seq_expected(const rtp_seq_t *s);
 int64_t rtp_seq_lost(const rtp_seq_t *s);
 
 typedef struct rtpstat {
-    /* Wireshark (ui/tap-rtp-analysis.c of 4.0): "time" and "seq_timestamp"
-     * belong to the last packet whose timestamp was not behind, the
-     * extended timestamp is unwrapped against the previous packet */
+    /* Wireshark 4.0 (ui/tap-rtp-analysis.c): a packet is "in time" when its
+     * timestamp is less than 2^31 ahead of the stream's first one; "time"
+     * is the arrival of the last in-time packet, the nominal time that of
+     * the last in-time packet with a clock rate */
     uint64_t first_us, last_us; /* capture times of the first and last packet */
+    uint32_t first_ts;          /* RTP timestamp of the first packet */
     double time_ms;             /* arrival of the last in-time packet, since first_us */
-    uint64_t ext_ts;            /* extended timestamp of the last packet */
-    uint64_t seq_timestamp;     /* extended timestamp of the last in-time packet */
+    double nominal_ms;          /* its timestamp since first_ts, in ms */
+    double delta_ms;            /* arrival spacing of the last in-time packet */
     uint16_t start_seq, stop_seq, seq_num;
     uint8_t under;
     uint8_t last_pt;
