@@ -18,7 +18,6 @@
 
 enum {
     EVICT_QUIET_MS = 2000, /* a full table ends a stream this quiet to make room */
-    TIMEOUT_CHECK_MS = 100,
 };
 
 #define OLDEST(t) LRU_ENTRY((t)->lru.head, stream_t, lru)
@@ -53,8 +52,7 @@ struct qos_table {
     lru_list_t lru;    /* head: least recently heard */
     stream_t *free_list;
     size_t count, allocated;
-    uint64_t now_us;        /* the capture clock: latest time seen */
-    uint64_t next_check_us; /* next idle scan */
+    uint64_t now_us; /* the capture clock: latest time seen */
     uint64_t next_interval_us;
     char json[QOS_JSON_MAX];
 };
@@ -323,10 +321,7 @@ static void clock_moved(qos_table_t *t, uint64_t now_us)
 {
     if (now_us <= t->now_us) return;
     t->now_us = now_us;
-    if (now_us >= t->next_check_us) {
-        t->next_check_us = now_us + TIMEOUT_CHECK_MS * 1000;
-        expire(t, now_us);
-    }
+    expire(t, now_us); /* looks at the least recently heard stream only */
     if (t->opts.interval_s) {
         uint64_t every = (uint64_t)t->opts.interval_s * 1000000;
         if (t->next_interval_us == 0) {
