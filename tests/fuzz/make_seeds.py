@@ -11,6 +11,8 @@ usage: make_seeds.py OUTDIR   writes OUTDIR/<target>/... for each fuzz target:
   pcapng  the pcapng captures
   spool   spool segments (magic, length, CRC-32, packet) of the HEP vectors:
           all of them, each alone, and all with the last record cut short
+  rtp     the UDP payloads of each media capture as fuzz_rtp.c's records
+          (control byte with the flow, time step in ms, length, payload)
 Deterministic: the same repository gives the same seeds.
 """
 import glob
@@ -46,6 +48,33 @@ def spool_record(pkt):
     return b"HSP1" + struct.pack(">II", len(pkt), zlib.crc32(pkt) & 0xffffffff) + pkt
 
 
+def udp_payload(frame):
+    """(source port, payload) of an Ethernet + IPv4/IPv6 + UDP frame, or None."""
+    if frame[12:14] == b"\x08\x00" and len(frame) > 42 and frame[23] == 17:
+        at = 14 + (frame[14] & 15) * 4
+    elif frame[12:14] == b"\x86\xdd" and len(frame) > 62 and frame[20] == 17:
+        at = 54
+    else:
+        return None
+    return struct.unpack(">H", frame[at:at + 2])[0], frame[at + 8:]
+
+
+def rtp_records(path):
+    pcap = pcapfile.read_pcap_file(path)
+    out, last = b"", None
+    for r in pcap.records:
+        got = udp_payload(r.frame)
+        if not got or len(got[1]) > 255:
+            continue
+        t = r.sec * 1000 + r.frac // 1000
+        step = 0 if last is None else min(249, max(0, t - last))
+        last = t
+        out += bytes([got[0] & 7, step, len(got[1])]) + got[1]
+        if len(out) > 60000:
+            break
+    return out
+
+
 def main():
     out = sys.argv[1]
     captures = sorted(glob.glob(os.path.join(REPO, "tests/pcap/**/*.pcap*"), recursive=True))
@@ -69,6 +98,8 @@ def main():
                     payload = fr[14 + (fr[14] & 15) * 4 + 8:]
                     if payload[:3] in (b"SIP",) or b" SIP/2.0" in payload[:200]:
                         write(out, "sip", "%s_%d" % (name, i), payload)
+    for path in sorted(glob.glob(os.path.join(REPO, "tests/pcap/media/*.pcap"))):
+        write(out, "rtp", os.path.basename(path), rtp_records(path))
     records = []
     for v in sorted(glob.glob(os.path.join(REPO, "tests/unit/vectors/*.bin"))):
         write(out, "hep", os.path.basename(v), open(v, "rb").read())
