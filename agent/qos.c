@@ -1,8 +1,12 @@
 /* The QoS table: RTP streams keyed by flow (addresses, ports, VLAN) + SSRC in
  * a hash with an LRU list for expiry and eviction, a second hash by Call-ID
- * for ending a call's streams, entries recycled through a free list so that
- * steady traffic allocates nothing. Reports are rendered into one buffer
- * the table owns. The arithmetic lives in rtpstat.c. */
+ * for ending a call's streams. Entries live in one array of max_streams
+ * slots (reserved at start, its pages touched only as slots are first
+ * used) and are recycled through a free list: nothing is allocated after
+ * start. The LRU links sit in a dense array of their own, so moving a
+ * stream to the tail on every packet touches small neighbouring entries,
+ * not three other streams' cache lines. Reports are rendered into one
+ * buffer the table owns. The arithmetic lives in rtpstat.c. */
 #include "hepagent/qos.h"
 
 #include <arpa/inet.h>
@@ -20,12 +24,11 @@ enum {
     EVICT_QUIET_MS = 2000, /* a full table ends a stream this quiet to make room */
 };
 
-#define OLDEST(t) LRU_ENTRY((t)->lru.head, stream_t, lru)
+#define OLDEST(t) node_stream((t), (t)->lru.head)
 
 typedef struct stream {
     struct stream *hash_next; /* flow bucket chain, or the free list */
     struct stream *call_next; /* call bucket chain */
-    lru_node_t lru;
     uint32_t bucket, call_bucket;
     uint32_t call_hash;
     flow_key_t key;
@@ -50,9 +53,11 @@ struct qos_table {
     stream_t **call_buckets;
     uint32_t nbuckets; /* both hashes, a power of two */
     lru_list_t lru;    /* head: least recently heard */
+    stream_t *slab;    /* max_streams slots */
+    lru_node_t *nodes; /* the LRU link of slab[i] is nodes[i] */
     stream_t *free_list;
-    size_t count, allocated;
-    uint64_t now_us; /* the capture clock: latest time seen */
+    size_t count, allocated; /* slots in use, slots ever used */
+    uint64_t now_us;         /* the capture clock: latest time seen */
     uint64_t next_interval_us;
     char json[QOS_JSON_MAX];
 };
@@ -63,6 +68,16 @@ void qos_options_default(qos_options_t *o)
     o->stream_timeout_ms = QOS_DEFAULT_STREAM_TIMEOUT_MS;
     o->interval_s = QOS_DEFAULT_INTERVAL_S;
     o->delay_ms = QOS_DEFAULT_DELAY_MS;
+}
+
+static stream_t *node_stream(const qos_table_t *t, lru_node_t *n)
+{
+    return n ? &t->slab[n - t->nodes] : NULL;
+}
+
+static lru_node_t *stream_node(const qos_table_t *t, const stream_t *s)
+{
+    return &t->nodes[s - t->slab];
 }
 
 qos_table_t *qos_new(const qos_options_t *o, qos_report_fn fn, void *ctx)
@@ -81,10 +96,10 @@ qos_table_t *qos_new(const qos_options_t *o, qos_report_fn fn, void *ctx)
         t->nbuckets *= 2;
     t->buckets = calloc(t->nbuckets, sizeof(stream_t *));
     t->call_buckets = calloc(t->nbuckets, sizeof(stream_t *));
-    if (!t->buckets || !t->call_buckets) {
-        free(t->buckets);
-        free(t->call_buckets);
-        free(t);
+    t->slab = calloc(t->opts.max_streams, sizeof(stream_t));
+    t->nodes = calloc(t->opts.max_streams, sizeof(lru_node_t));
+    if (!t->buckets || !t->call_buckets || !t->slab || !t->nodes) {
+        qos_free(t);
         return NULL;
     }
     return t;
@@ -93,16 +108,8 @@ qos_table_t *qos_new(const qos_options_t *o, qos_report_fn fn, void *ctx)
 void qos_free(qos_table_t *t)
 {
     if (!t) return;
-    while (t->lru.head) {
-        stream_t *s = OLDEST(t);
-        lru_unlink(&t->lru, &s->lru);
-        free(s);
-    }
-    for (stream_t *s = t->free_list; s;) {
-        stream_t *next = s->hash_next;
-        free(s);
-        s = next;
-    }
+    free(t->slab);
+    free(t->nodes);
     free(t->buckets);
     free(t->call_buckets);
     free(t);
@@ -288,7 +295,7 @@ static void stream_end(qos_table_t *t, stream_t *s, qos_reason_t why, uint64_t a
     report(t, s, 1, why, at_us);
     unlink_chain(&t->buckets[s->bucket], s, 0);
     unlink_chain(&t->call_buckets[s->call_bucket], s, 1);
-    lru_unlink(&t->lru, &s->lru);
+    lru_unlink(&t->lru, stream_node(t, s));
     t->count--;
     s->hash_next = t->free_list;
     t->free_list = s;
@@ -312,7 +319,7 @@ static void expire(qos_table_t *t, uint64_t now_us)
 static void interim_reports(qos_table_t *t, uint64_t now_us)
 {
     for (lru_node_t *n = t->lru.head; n; n = n->next) {
-        stream_t *s = LRU_ENTRY(n, stream_t, lru);
+        stream_t *s = node_stream(t, n);
         if (s->st.packets != s->packets_reported) report(t, s, 0, QOS_REASON_INTERVAL, now_us);
     }
 }
@@ -356,13 +363,7 @@ static stream_t *stream_slot(qos_table_t *t, uint64_t now_us)
         t->free_list = s->hash_next;
         return s;
     }
-    s = malloc(sizeof(*s));
-    if (!s) {
-        t->stats.streams_refused++;
-        return NULL;
-    }
-    t->allocated++;
-    return s;
+    return &t->slab[t->allocated++]; /* count < max_streams: a slot is left */
 }
 
 static void set_codec(stream_t *s, uint8_t pt, uint32_t clock_rate, const char *codec)
@@ -415,7 +416,7 @@ static stream_t *stream_create(qos_table_t *t, const packet_t *pkt, const rtp_he
     s->call_bucket = s->call_hash & (t->nbuckets - 1);
     s->call_next = t->call_buckets[s->call_bucket];
     t->call_buckets[s->call_bucket] = s;
-    lru_append(&t->lru, &s->lru);
+    lru_append(&t->lru, stream_node(t, s));
     t->count++;
     t->stats.streams++;
     return s;
@@ -453,7 +454,8 @@ void qos_rtp(qos_table_t *t, const packet_t *pkt, const rtp_header_t *h, const u
         if (!jitter_clock(h->payload_type, clock_rate, codec)) t->stats.no_clock_rate++;
         return;
     }
-    lru_touch(&t->lru, &s->lru);
+    lru_node_t *node = stream_node(t, s);
+    if (t->lru.tail != node) lru_touch(&t->lru, node);
     if (now_us < s->st.last_us) t->stats.clock_went_back++;
     if (!s->codec_known && !is_side_payload(h->payload_type, codec)) {
         set_codec(s, h->payload_type, clock_rate, codec);
@@ -534,7 +536,7 @@ const qos_stats_t *qos_get_stats(const qos_table_t *t)
 size_t qos_memory(const qos_table_t *t)
 {
     return sizeof(*t) + 2 * (size_t)t->nbuckets * sizeof(stream_t *) +
-           t->allocated * sizeof(stream_t);
+           t->allocated * (sizeof(stream_t) + sizeof(lru_node_t));
 }
 
 size_t qos_count(const qos_table_t *t)

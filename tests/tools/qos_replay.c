@@ -117,8 +117,16 @@ int main(int argc, char **argv)
     }
     if (!file) usage(stderr, 2);
 
+    /* a large stdio buffer: libpcap reads record by record through it */
+    FILE *fp = fopen(file, "rb");
+    if (!fp) {
+        perror(file);
+        return 1;
+    }
+    static char iobuf[1 << 20];
+    setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
     char ebuf[PCAP_ERRBUF_SIZE];
-    pcap_t *p = pcap_open_offline(file, ebuf);
+    pcap_t *p = pcap_fopen_offline(fp, ebuf);
     if (!p) {
         fprintf(stderr, "qos_replay: %s\n", ebuf);
         return 1;
