@@ -134,6 +134,7 @@ void rtpstat_start(rtpstat_t *s, uint64_t now_us, uint16_t seq, uint32_t timesta
     s->max_ext_seq = 0x10000u | seq;
     s->seen = 1;
     rtp_seq_start(&s->rfc, seq);
+    rtp_seq_update(&s->rfc, seq); /* the first of the MIN_SEQUENTIAL packets */
 }
 
 /* Wireshark 4.0's test: the timestamp is within 2^31 ahead of the first

@@ -14,6 +14,12 @@
 #             -l: its default 20000-dialog limit would stop it sending)
 # for the UDP capture and the TCP capture; wall time, packets/s, CPU time, max
 # RSS, delivered/expected; ratios hepagent/floor and sngrep/hepagent.
+# QoS (issue 11, unless --no-qos): tests/tools/gen_media.py --bench writes a
+# capture of --qos-calls concurrent calls (default 1000) with G.711 RTP both
+# ways for --qos-seconds (default 10: 1M RTP packets) and one a tenth as long;
+# tests/qos_replay measures them offline on one core against a floor that
+# reads, decodes and parses the same packets without the QoS table
+# (scripts/bench/qos.py): packets/s, ns/packet, peak RSS at both lengths.
 # Live (unless --no-live): two network namespaces joined by a veth pair;
 # tcpreplay sends the UDP capture at fixed rates; hepagent captures the other
 # end; kernel drops, agent drops, delivery and latency per rate.
@@ -22,6 +28,9 @@
 #   --quick          small run: 10000 calls, 1 repeat, 2 s per live rate
 #   --no-live        skip the live part      --no-offline  skip the offline part
 #   --no-sngrep      skip sngrep
+#   --no-qos         skip the QoS part
+#   --qos-calls N    concurrent calls of the QoS capture (default 1000)
+#   --qos-seconds S  its length in seconds (default 10)
 #   --calls N        calls in the large captures (default 100000)
 #   --repeat N       runs of each floor/hepagent case, median shown (default 3)
 #   --rates LIST     live rates in SIP msg/s (default 10000,50000,100000,200000)
@@ -38,14 +47,20 @@ duration=5
 live=1
 offline=1
 sngrep=1
+qos=1
+qos_calls=1000
+qos_seconds=10
 keep=0
 buffer_mb=
 while [ $# -gt 0 ]; do
     case "$1" in
-    --quick) calls=10000; repeat=1; duration=2; shift ;;
+    --quick) calls=10000; repeat=1; duration=2; qos_seconds=2; shift ;;
     --no-live) live=0; shift ;;
     --no-offline) offline=0; shift ;;
     --no-sngrep) sngrep=0; shift ;;
+    --no-qos) qos=0; shift ;;
+    --qos-calls) qos_calls=$2; shift 2 ;;
+    --qos-seconds) qos_seconds=$2; shift 2 ;;
     --calls) calls=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     --rates) rates=$2; shift 2 ;;
@@ -85,7 +100,7 @@ bin="$root/build-bench"
 echo "== building Release into $bin"
 cmake -S "$root" -B "$bin" -DCMAKE_BUILD_TYPE=Release >"$bin.log" 2>&1 ||
     { cat "$bin.log" >&2; exit 1; }
-cmake --build "$bin" -j"$(nproc)" --target hepagent bench_sink bench_floor >>"$bin.log" 2>&1 ||
+cmake --build "$bin" -j"$(nproc)" --target hepagent bench_sink bench_floor qos_replay >>"$bin.log" 2>&1 ||
     { tail -30 "$bin.log" >&2; exit 1; }
 
 # ---- work dir, namespaces, cleanup ----------------------------------------------
@@ -171,6 +186,22 @@ if [ "$offline" = 1 ]; then
     [ "$sngrep" = 1 ] && offline_args+=(--sngrep)
     echo "== offline runs (network namespace $ns_off)"
     runner ip netns exec "$ns_off" "$PY" "$root/scripts/bench/run.py" offline "${offline_args[@]}"
+fi
+
+# ---- QoS (passive RTP measurement) -------------------------------------------------
+if [ "$qos" = 1 ]; then
+    echo
+    echo "== QoS offline: $qos_calls calls, RTP both ways, ${qos_seconds} s (qos_replay, one core)"
+    small_s=$(((qos_seconds + 9) / 10))
+    for s in "$qos_seconds" "$small_s"; do
+        f="$data/rtp-$qos_calls-$s.pcap"
+        if [ ! -f "$f" ] || [ "$root/tests/tools/gen_media.py" -nt "$f" ]; then
+            "$PY" "$root/tests/tools/gen_media.py" --bench "$f.tmp" "$qos_calls" "$s"
+            mv "$f.tmp" "$f"
+        fi
+    done
+    runner "$PY" "$root/scripts/bench/qos.py" --tool "$bin/tests/qos_replay" --repeat "$repeat" \
+        --capture "$data/rtp-$qos_calls-$qos_seconds.pcap" --small "$data/rtp-$qos_calls-$small_s.pcap"
 fi
 
 # ---- live ------------------------------------------------------------------------------

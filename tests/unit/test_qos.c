@@ -259,6 +259,9 @@ static void test_wireshark_loss(void **state)
     assert_int_equal(s.out_of_order, 1);
     assert_int_equal(s.duplicates, 0);
     assert_double_equal(s.delta_max_ms, 40, 1e-9);
+    /* A.1 validates the source on its second packet: 2..6 expected */
+    assert_int_equal(rtp_seq_expected(&s.rfc), 5);
+    assert_int_equal(rtp_seq_lost(&s.rfc), 0);
     /* a duplicate: lost -1, the duplicate seen as one */
     const pkt_t dup[] = {
         {1, 160, 0, 0, 0}, {2, 320, 20, 0, 0}, {2, 320, 40, 0, 0}, {3, 480, 60, 0, 0}};
