@@ -1940,23 +1940,30 @@ def write_all(out):
     return testlist
 
 
+def check_generated(write, directory, what, keep=lambda name: True):
+    """Generates with write(dir) into a temporary directory and compares the
+    files with directory's (those keep() selects) byte for byte; 0 when equal."""
+    with tempfile.TemporaryDirectory() as tmp:
+        write(tmp)
+        want = sorted(os.listdir(tmp))
+        have = sorted(n for n in os.listdir(directory) if n in want or keep(n))
+        errors = ["missing: " + n for n in want if n not in have]
+        errors += ["not generated: " + n for n in have if n not in want]
+        errors += ["differs: " + n for n in want if n in have and
+                   not filecmp.cmp(os.path.join(tmp, n), os.path.join(directory, n),
+                                   shallow=False)]
+    if errors:
+        print("%s (re-run it and commit):\n  %s" % (what, "\n  ".join(errors)))
+        return 1
+    print("ok: %d files identical" % len(want))
+    return 0
+
+
 def main():
     args = sys.argv[1:]
     if args[:1] == ["--check"] and len(args) == 2:
-        with tempfile.TemporaryDirectory() as tmp:
-            write_all(tmp)
-            want, have = sorted(os.listdir(tmp)), sorted(os.listdir(args[1]))
-            errors = ["missing: " + n for n in want if n not in have]
-            errors += ["not generated: " + n for n in have if n not in want]
-            errors += ["differs: " + n for n in want if n in have and
-                       not filecmp.cmp(os.path.join(tmp, n), os.path.join(args[1], n),
-                                       shallow=False)]
-        if errors:
-            print("generated captures are not what gen_captures.py makes "
-                  "(re-run it and commit):\n  " + "\n  ".join(errors))
-            return 1
-        print("ok: %d files identical" % len(want))
-        return 0
+        return check_generated(write_all, args[1],
+                               "generated captures are not what gen_captures.py makes")
     out = DEFAULT_OUT
     if args[:1] == ["--out"] and len(args) == 2:
         out = args[1]
