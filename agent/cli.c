@@ -57,6 +57,11 @@ const cli_option_t cli_options[] = {
      "later)"},
     {"count", CLI_COUNT, required_argument, "N", NULL, "stop after N matched messages"},
     {"quiet", 'q', no_argument, NULL, NULL, "no per-call summary, only warnings in the log"},
+    {"user", 'Z', required_argument, "USER", "Running as a service",
+     "after opening the capture handles and listening sockets, become USER and give up every "
+     "capability (as tcpdump `-Z`; `root` keeps root); also `agent.user`"},
+    {"group", CLI_GROUP, required_argument, "GROUP", NULL,
+     "with `-Z`: the group to become (default: USER's own); also `agent.group`"},
     {"stats", CLI_STATS, no_argument, NULL, "Other",
      "print the counters on exit (also on SIGUSR1, to the log)"},
     {"verbose", 'v', no_argument, NULL, NULL, "log at debug level"},

@@ -318,6 +318,18 @@ static const cfg_key_t agent_keys[] = {
      .max = 3600000,
      .def = 5000,
      .help = "how long queued packets may take to leave on SIGTERM or at the end of the files"},
+    {.name = "user",
+     .type = CFG_STRING,
+     FIELD(config_t, user),
+     .max = 255,
+     .help = "after opening the capture handles and listening sockets, become this user and give "
+             "up every capability (`-Z` replaces it); applies at start"},
+    {.name = "group",
+     .type = CFG_STRING,
+     FIELD(config_t, group),
+     .max = 255,
+     .doc_default = "the user's group",
+     .help = "the group to become with `user`; applies at start"},
 };
 
 static const cfg_key_t source_keys[] = {

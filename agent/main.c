@@ -7,6 +7,7 @@
 #include "hepagent/log.h"
 #include "hepagent/pcapout.h"
 #include "hepagent/pipeline.h"
+#include "hepagent/privdrop.h"
 #include "hepagent/sender.h"
 #include "hepagent/stats.h"
 
@@ -37,6 +38,9 @@ typedef struct app {
     size_t live_running;
     int files_only; /* only -r sources: exit status reflects delivery */
     int realtime;
+    privdrop_options_t priv; /* -Z, --group */
+    privdrop_target_t priv_target;
+    int privileges_dropped;
     int print_stats;
     int check_only;
     int stopping;
@@ -184,6 +188,12 @@ static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
         }
         case 'q':
             app->quiet = 1;
+            break;
+        case 'Z':
+            app->priv.user = optarg;
+            break;
+        case CLI_GROUP:
+            app->priv.group = optarg;
             break;
         case 'V':
             printf("hepagent %s\n", HEPAGENT_VERSION);
@@ -367,6 +377,11 @@ static void on_source_done(void *ctx, capture_t *cap, int failed)
 
 /* ---- signals ----------------------------------------------------------- */
 
+static int str_equal(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
 static int sources_equal(const config_t *a, const config_t *b)
 {
     if (a->source_count != b->source_count) return 0;
@@ -394,8 +409,15 @@ static void reload(app_t *app)
         config_free(next);
         return;
     }
-    if (!sources_equal(app->cfg, next))
-        log_warn("reload: capture sources changed; they apply after a restart");
+    if (!str_equal(app->cfg->user, next->user) || !str_equal(app->cfg->group, next->group))
+        log_warn("reload: agent.user and agent.group apply at start: restart hepagent");
+    if (!sources_equal(app->cfg, next)) {
+        if (app->privileges_dropped)
+            log_warn("reload: capture sources changed; opening them needs the privileges given "
+                     "up at start: restart hepagent to apply them (capture goes on unchanged)");
+        else
+            log_warn("reload: capture sources changed; they apply after a restart");
+    }
     log_set_level(next->log_level);
     pipeline_set_config(&app->pipeline, next);
     config_free(app->cfg);
@@ -462,6 +484,7 @@ static int check_config(const app_t *app)
     return EXIT_OK;
 }
 
+/* Opens every capture source (nothing is read before start_sources). */
 static int open_sources(app_t *app)
 {
     char err[HA_ERRLEN * 2];
@@ -471,6 +494,15 @@ static int open_sources(app_t *app)
     if (!app->sources) return EXIT_RUNTIME;
     for (size_t i = 0; i < app->cfg->source_count; i++) {
         capture_t *c;
+        const char *ifname = app->cfg->sources[i].interface;
+        if (ifname) {
+            char what[128];
+            snprintf(what, sizeof(what), "interface %s", ifname);
+            if (privdrop_check_capture(what, err, sizeof(err)) != HA_OK) {
+                fprintf(stderr, "hepagent: %s\n", err);
+                return EXIT_RUNTIME;
+            }
+        }
         int rc = capture_open(app->loop, &app->cfg->sources[i], (uint32_t)i, app->realtime, &cb, &c,
                               err, sizeof(err));
         if (rc != HA_OK) {
@@ -485,9 +517,38 @@ static int open_sources(app_t *app)
             app->live_running++;
     }
     app->files_only = app->live_running == 0;
+    return EXIT_OK;
+}
+
+static void start_sources(app_t *app)
+{
     for (size_t i = 0; i < app->source_count; i++)
         if (!capture_is_file(app->sources[i])) capture_start(app->sources[i]);
     start_next_file(app);
+}
+
+/* After everything privileged is open: become agent.user (-Z) and give up
+ * every capability. As root without a user nothing changes (as before); a
+ * process that is not root has nothing left to need its capabilities for. */
+static int drop_privileges(app_t *app)
+{
+    char err[HA_ERRLEN * 2];
+    const privdrop_target_t *target = &app->priv_target;
+    if (geteuid() == 0 && !target->switch_id) {
+        log_debug("running as root with every capability (-Z USER gives them up after start)");
+        return EXIT_OK;
+    }
+    if (privdrop_prepare_dir(target, app->cfg->delivery.spool_dir, err, sizeof(err)) != HA_OK) {
+        fprintf(stderr, "hepagent: delivery.spool_dir: %s\n", err);
+        return EXIT_RUNTIME;
+    }
+    if (privdrop_apply(target, err, sizeof(err)) != HA_OK) {
+        fprintf(stderr, "hepagent: %s\n", err);
+        return EXIT_RUNTIME;
+    }
+    app->privileges_dropped = 1;
+    privdrop_describe(err, sizeof(err));
+    log_info("privileges given up: now %s", err);
     return EXIT_OK;
 }
 
@@ -595,6 +656,24 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     app.loop = uv_default_loop();
+    /* The start sequence: first what needs privileges (capture handles; a
+     * listening socket would be opened here too), then give them up, then
+     * everything a reload may have to do again as the same user (collectors,
+     * TLS files, spool, -w files). */
+    /* -Z and --group replace agent.user and agent.group */
+    if (!app.priv.user && !app.priv.group) {
+        app.priv.user = app.cfg->user;
+        app.priv.group = app.cfg->group;
+    }
+    if (privdrop_resolve(&app.priv, &app.priv_target, err, sizeof(err)) != HA_OK) {
+        fprintf(stderr, "hepagent: -Z: %s\n", err);
+        rc = EXIT_RUNTIME;
+        goto out;
+    }
+    rc = open_sources(&app);
+    if (rc != EXIT_OK) goto out;
+    rc = drop_privileges(&app);
+    if (rc != EXIT_OK) goto out;
     rc = sender_create(app.loop, app.cfg, &app.stats, &app.sender, err, sizeof(err));
     if (rc != HA_OK) {
         /* a TLS file or spool directory -t refuses is refused here the same way */
@@ -617,8 +696,7 @@ int main(int argc, char **argv)
         app.signals[i].data = &app;
         uv_signal_start(&app.signals[i], on_signal, signums[i]);
     }
-    rc = open_sources(&app);
-    if (rc != EXIT_OK) goto out;
+    start_sources(&app);
     log_info("capturing on %zu sources, %zu rules, sending to %zu collectors (%s)",
              app.source_count, app.cfg->rules.count, app.cfg->collector_count, app.cfg->origin);
     uv_run(app.loop, UV_RUN_DEFAULT);

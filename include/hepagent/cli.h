@@ -22,6 +22,7 @@ enum {
     CLI_COUNT,
     CLI_HELP_CONFIG,
     CLI_REFERENCE, /* hidden: prints a documentation block (man pages, README) */
+    CLI_GROUP,
 };
 
 typedef struct cli_option {

@@ -64,6 +64,8 @@ typedef struct config {
     char *auth_key;  /* NULL when not configured */
     log_level_t log_level;
     uint32_t shutdown_timeout_ms;
+    char *user;  /* agent.user: become this user after start (NULL: stay) */
+    char *group; /* agent.group */
     capture_source_t *sources;
     size_t source_count;
     decode_options_t decode;
