@@ -115,6 +115,14 @@ static int tls_load_verify(SSL_CTX *ssl, const tls_options_t *o, char *err, size
     return HA_OK;
 }
 
+/* A daemon never asks for a pass phrase: OpenSSL's default would prompt on the
+ * terminal and block the loop (at start, and at every reload). */
+static int tls_no_passphrase(char *buf, int size, int rwflag, void *userdata)
+{
+    (void)buf, (void)size, (void)rwflag, (void)userdata;
+    return -1;
+}
+
 static int tls_load_client_cert(SSL_CTX *ssl, const tls_options_t *o, char *err, size_t errlen)
 {
     char what[4200];
@@ -124,9 +132,12 @@ static int tls_load_client_cert(SSL_CTX *ssl, const tls_options_t *o, char *err,
         return HA_EINVAL;
     }
     const char *key = o->key_file ? o->key_file : o->cert_file;
+    SSL_CTX_set_default_passwd_cb(ssl, tls_no_passphrase);
     if (SSL_CTX_use_PrivateKey_file(ssl, key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ssl) != 1) {
-        snprintf(what, sizeof(what), "cannot load key_file %s (or it does not match cert_file)",
+        snprintf(what, sizeof(what),
+                 "cannot load key_file %s (or it does not match cert_file; a key protected by "
+                 "a pass phrase is not supported)",
                  key);
         tls_error(err, errlen, what);
         return HA_EINVAL;
