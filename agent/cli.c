@@ -62,6 +62,14 @@ const cli_option_t cli_options[] = {
      "capability (as tcpdump `-Z`; `root` keeps root); also `agent.user`"},
     {"group", CLI_GROUP, required_argument, "GROUP", NULL,
      "with `-Z`: the group to become (default: USER's own); also `agent.group`"},
+    {"metrics", CLI_METRICS, required_argument, "ADDR:PORT", NULL,
+     "serve the counters over HTTP: `/metrics` (Prometheus text), `/stats` (JSON); e.g. "
+     "`127.0.0.1:9096`; also `stats.listen`"},
+    {"stats-interval", CLI_STATS_INTERVAL, required_argument, "S", NULL,
+     "log a one-line summary of the counters every S seconds; also `stats.interval_s`"},
+    {"syslog", CLI_SYSLOG, no_argument, NULL, NULL,
+     "log to syslog (facility daemon) instead of stderr; under systemd stderr already goes to "
+     "the journal with priorities"},
     {"stats", CLI_STATS, no_argument, NULL, "Other",
      "print the counters on exit (also on SIGUSR1, to the log)"},
     {"verbose", 'v', no_argument, NULL, NULL, "log at debug level"},

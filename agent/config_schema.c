@@ -645,6 +645,38 @@ static const cfg_key_t delivery_keys[] = {
 static const cfg_section_t delivery_section = {delivery_keys, HA_ARRAY_LEN(delivery_keys), 0,
                                                cfg_check_delivery};
 
+static int cfg_check_stats(cfg_ctx_t *ctx, void *base)
+{
+    const metrics_options_t *m = &((const config_t *)base)->stats;
+    struct sockaddr_storage addr;
+    socklen_t len;
+    char why[200];
+    if (m->listen && metrics_parse_listen(m->listen, &addr, &len, why, sizeof(why)) != HA_OK) {
+        cfg_push_key(ctx, "listen");
+        return cfg_fail(ctx, "%s", why);
+    }
+    return HA_OK;
+}
+
+static const cfg_key_t stats_keys[] = {
+    {.name = "listen",
+     .type = CFG_STRING,
+     FIELD(config_t, stats.listen),
+     .max = 64,
+     .doc_type = "`ADDRESS:PORT`",
+     .doc_default = "none: no endpoint",
+     .help = "serve every counter over HTTP: `/metrics` in the Prometheus text format, `/stats` "
+             "as JSON (e.g. `127.0.0.1:9096`, `[::1]:9096`); opened before privileges are "
+             "dropped, applies at start"},
+    {.name = "interval_s",
+     .type = CFG_UINT,
+     FIELD(config_t, stats.interval_s),
+     .max = 86400,
+     .help = "log a one-line summary of the counters this often (0: never)"},
+};
+static const cfg_section_t stats_section = {stats_keys, HA_ARRAY_LEN(stats_keys), 0,
+                                            cfg_check_stats};
+
 static const cfg_section_t agent_section = {agent_keys, HA_ARRAY_LEN(agent_keys), 0, NULL};
 
 static const cfg_key_t document_keys[] = {
@@ -688,6 +720,10 @@ static const cfg_key_t document_keys[] = {
      .type = CFG_OBJECT,
      .section = &delivery_section,
      .help = "how packets reach the collectors"},
+    {.name = "stats",
+     .type = CFG_OBJECT,
+     .section = &stats_section,
+     .help = "the counters for monitoring: metrics endpoint and summary line"},
 };
 
 const cfg_section_t config_schema = {document_keys, HA_ARRAY_LEN(document_keys), sizeof(config_t),

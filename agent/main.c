@@ -5,9 +5,11 @@
 #include "hepagent/config.h"
 #include "hepagent/config_schema.h"
 #include "hepagent/log.h"
+#include "hepagent/metrics.h"
 #include "hepagent/pcapout.h"
 #include "hepagent/pipeline.h"
 #include "hepagent/privdrop.h"
+#include "hepagent/sdnotify.h"
 #include "hepagent/sender.h"
 #include "hepagent/stats.h"
 
@@ -40,6 +42,16 @@ typedef struct app {
     int realtime;
     privdrop_options_t priv; /* -Z, --group */
     privdrop_target_t priv_target;
+    /* the service: metrics endpoint, summary, systemd, syslog */
+    const char *metrics_listen; /* --metrics (else stats.listen) */
+    int has_interval;           /* --stats-interval given (else stats.interval_s) */
+    uint32_t interval_s;
+    metrics_t *metrics;
+    sdnotify_t notify;
+    uv_timer_t summary_timer;
+    int use_syslog;
+    uint64_t started_ms; /* uv_now at start */
+    uint64_t reloads_ok, reloads_failed;
     int privileges_dropped;
     int print_stats;
     int check_only;
@@ -195,6 +207,30 @@ static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
         case CLI_GROUP:
             app->priv.group = optarg;
             break;
+        case CLI_METRICS: {
+            struct sockaddr_storage addr;
+            socklen_t len;
+            char why[HA_ERRLEN];
+            if (metrics_parse_listen(optarg, &addr, &len, why, sizeof(why)) != HA_OK) {
+                fprintf(stderr, "hepagent: --metrics: %s\n", why);
+                return EXIT_USAGE;
+            }
+            app->metrics_listen = optarg;
+            break;
+        }
+        case CLI_STATS_INTERVAL:
+            app->has_interval = 1;
+            if (parse_u32(optarg, 0, 86400, &app->interval_s) != HA_OK) {
+                fprintf(stderr,
+                        "hepagent: --stats-interval: \"%s\" is not a number of seconds "
+                        "from 0 to 86400\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case CLI_SYSLOG:
+            app->use_syslog = 1;
+            break;
         case 'V':
             printf("hepagent %s\n", HEPAGENT_VERSION);
             exit(EXIT_OK);
@@ -268,10 +304,34 @@ static void visit_all_stats(app_t *app, const stats_visitor_t *v)
     for (size_t i = 0; i < app->source_count; i++)
         if (app->sources[i]) capture_visit_stats(app->sources[i], v);
     if (app->sender) sender_visit_stats(app->sender, v);
+    stats_emit(v, "reloads.ok", NULL, NULL, STATS_COUNTER, app->reloads_ok,
+               "configuration reloads (SIGHUP) that took effect");
+    stats_emit(v, "reloads.failed", NULL, NULL, STATS_COUNTER, app->reloads_failed,
+               "configuration reloads refused (the running configuration stayed)");
+    if (app->loop)
+        stats_emit(v, "process.uptime_seconds", NULL, NULL, STATS_GAUGE,
+                   (uv_now(app->loop) - app->started_ms) / 1000, "seconds since start");
+    stats_emit(v, "build.info", "version", HEPAGENT_VERSION, STATS_GAUGE, 1,
+               "the running hepagent's version (always 1)");
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         stats_emit(v, "process.max_rss_kb", NULL, NULL, STATS_GAUGE, (uint64_t)ru.ru_maxrss,
                    "largest resident set size so far, KiB");
+}
+
+/* The command line's settings, else the config's. */
+static const char *metrics_listen(const app_t *app)
+{
+    return app->metrics_listen ? app->metrics_listen : app->cfg->stats.listen;
+}
+static uint32_t summary_interval(const app_t *app)
+{
+    return app->has_interval ? app->interval_s : app->cfg->stats.interval_s;
+}
+
+static void visit_all_cb(void *ctx, const stats_visitor_t *v)
+{
+    visit_all_stats(ctx, v);
 }
 
 static void print_all_stats(app_t *app, FILE *out, const char *prefix)
@@ -308,6 +368,9 @@ static void finish(app_t *app)
     for (size_t i = 0; i < HA_ARRAY_LEN(app->signals); i++)
         uv_close((uv_handle_t *)&app->signals[i], NULL);
     uv_close((uv_handle_t *)&app->drain_timer, NULL);
+    uv_close((uv_handle_t *)&app->summary_timer, NULL);
+    metrics_close(app->metrics);
+    app->metrics = NULL;
 }
 
 static void drain_cb(uv_timer_t *t)
@@ -328,6 +391,7 @@ static void begin_shutdown(app_t *app, const char *why)
     }
     app->stopping = 1;
     log_debug("stopping: %s", why);
+    sdnotify_stopping(&app->notify);
     for (size_t i = 0; i < app->source_count; i++)
         capture_stop(app->sources[i]);
     app->drain_deadline = uv_now(app->loop) + app->cfg->shutdown_timeout_ms;
@@ -396,21 +460,20 @@ static int sources_equal(const config_t *a, const config_t *b)
     return 1;
 }
 
-static void reload(app_t *app)
+static void start_summary(app_t *app);
+
+static int reload_config(app_t *app, char *err, size_t errlen)
 {
-    char err[HA_ERRLEN * 2];
     config_t *next;
-    if (config_load(app->config_path, &app->ov, &next, err, sizeof(err)) != HA_OK) {
-        log_error("reload failed, keeping the running configuration: %s", err);
-        return;
-    }
-    if (sender_reconfigure(app->sender, next, err, sizeof(err)) != HA_OK) {
-        log_error("reload failed, keeping the running configuration: %s", err);
+    if (config_load(app->config_path, &app->ov, &next, err, errlen) != HA_OK) return HA_EINVAL;
+    if (sender_reconfigure(app->sender, next, err, errlen) != HA_OK) {
         config_free(next);
-        return;
+        return HA_EINVAL;
     }
     if (!str_equal(app->cfg->user, next->user) || !str_equal(app->cfg->group, next->group))
         log_warn("reload: agent.user and agent.group apply at start: restart hepagent");
+    if (!str_equal(app->cfg->stats.listen, next->stats.listen) && !app->metrics_listen)
+        log_warn("reload: stats.listen applies at start: restart hepagent");
     if (!sources_equal(app->cfg, next)) {
         if (app->privileges_dropped)
             log_warn("reload: capture sources changed; opening them needs the privileges given "
@@ -422,8 +485,27 @@ static void reload(app_t *app)
     pipeline_set_config(&app->pipeline, next);
     config_free(app->cfg);
     app->cfg = next;
+    start_summary(app); /* stats.interval_s may have changed */
     log_info("reloaded %s: %zu rules, %zu collectors", next->origin, next->rules.count,
              next->collector_count);
+    return HA_OK;
+}
+
+/* systemd hears RELOADING=1 before and READY=1 after, whatever the outcome. */
+static void reload(app_t *app)
+{
+    char err[HA_ERRLEN * 2], status[HA_ERRLEN];
+    sdnotify_reloading(&app->notify);
+    if (reload_config(app, err, sizeof(err)) == HA_OK) {
+        app->reloads_ok++;
+        snprintf(status, sizeof(status), "reloaded: %zu rules, %zu collectors",
+                 app->cfg->rules.count, app->cfg->collector_count);
+    } else {
+        app->reloads_failed++;
+        log_error("reload failed, keeping the running configuration: %s", err);
+        snprintf(status, sizeof(status), "reload failed, running the previous configuration");
+    }
+    sdnotify_ready(&app->notify, status);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -499,14 +581,14 @@ static int open_sources(app_t *app)
             char what[128];
             snprintf(what, sizeof(what), "interface %s", ifname);
             if (privdrop_check_capture(what, err, sizeof(err)) != HA_OK) {
-                fprintf(stderr, "hepagent: %s\n", err);
+                log_fatal("%s", err);
                 return EXIT_RUNTIME;
             }
         }
         int rc = capture_open(app->loop, &app->cfg->sources[i], (uint32_t)i, app->realtime, &cb, &c,
                               err, sizeof(err));
         if (rc != HA_OK) {
-            fprintf(stderr, "hepagent: %s\n", err);
+            log_fatal("%s", err);
             /* a filter that does not compile for this link type is the user's */
             return rc == HA_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
         }
@@ -539,11 +621,11 @@ static int drop_privileges(app_t *app)
         return EXIT_OK;
     }
     if (privdrop_prepare_dir(target, app->cfg->delivery.spool_dir, err, sizeof(err)) != HA_OK) {
-        fprintf(stderr, "hepagent: delivery.spool_dir: %s\n", err);
+        log_fatal("delivery.spool_dir: %s", err);
         return EXIT_RUNTIME;
     }
     if (privdrop_apply(target, err, sizeof(err)) != HA_OK) {
-        fprintf(stderr, "hepagent: %s\n", err);
+        log_fatal("%s", err);
         return EXIT_RUNTIME;
     }
     app->privileges_dropped = 1;
@@ -572,7 +654,7 @@ static int open_console(app_t *app)
     if (app->write_path) {
         app->frames_out = pcap_out_open(app->write_path, err, sizeof(err));
         if (!app->frames_out) {
-            fprintf(stderr, "hepagent: -w: %s\n", err);
+            log_fatal("-w: %s", err);
             return EXIT_RUNTIME;
         }
         app->keeper = frame_keeper_new(app->frames_out, 65536, 32 << 20);
@@ -582,7 +664,7 @@ static int open_console(app_t *app)
     if (app->hep_pcap_path) {
         app->hep_out = pcap_out_open(app->hep_pcap_path, err, sizeof(err));
         if (!app->hep_out) {
-            fprintf(stderr, "hepagent: --hep-pcap: %s\n", err);
+            log_fatal("--hep-pcap: %s", err);
             return EXIT_RUNTIME;
         }
         sender_set_hep_pcap(app->sender, app->hep_out);
@@ -632,17 +714,41 @@ static void cleanup(app_t *app)
     if (app->ov.collectors && app->ov.collectors[0]) free((void *)app->ov.collectors);
 }
 
+static void on_summary_timer(uv_timer_t *t)
+{
+    app_t *app = t->data;
+    char line[HA_ERRLEN];
+    metrics_summary(visit_all_cb, app, line, sizeof(line));
+    if (summary_interval(app)) log_info("stats: %s", line);
+    sdnotify_status(&app->notify, line);
+}
+
+/* The periodic summary: in the log every --stats-interval, and as systemd's
+ * STATUS= (every interval, or every 10 s without one). */
+static void start_summary(app_t *app)
+{
+    uint64_t period_ms = summary_interval(app) ? summary_interval(app) * 1000ull : 10000;
+    uv_timer_stop(&app->summary_timer);
+    if (summary_interval(app) || sdnotify_active(&app->notify))
+        uv_timer_start(&app->summary_timer, on_summary_timer, period_ms, period_ms);
+}
+
 int main(int argc, char **argv)
 {
     static app_t app;
     char *bpf_words = NULL;
     char err[HA_ERRLEN * 2];
+    app.notify.fd = -1;
     int rc = parse_args(&app, argc, argv, &bpf_words);
     if (rc != EXIT_OK) goto out;
+    if (app.use_syslog)
+        log_set_output(LOG_TO_SYSLOG);
+    else if (log_stderr_is_journal())
+        log_set_output(LOG_TO_JOURNAL);
 
     if (!app.config_path) app.config_path = config_default_path();
     if (config_load(app.config_path, &app.ov, &app.cfg, err, sizeof(err)) != HA_OK) {
-        fprintf(stderr, "hepagent: %s\n", err);
+        log_fatal("%s", err);
         rc = EXIT_USAGE;
         goto out;
     }
@@ -656,6 +762,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     app.loop = uv_default_loop();
+    app.started_ms = uv_now(app.loop);
+    if (sdnotify_open(&app.notify, err, sizeof(err)) != HA_OK) log_warn("%s", err);
     /* The start sequence: first what needs privileges (capture handles; a
      * listening socket would be opened here too), then give them up, then
      * everything a reload may have to do again as the same user (collectors,
@@ -666,23 +774,29 @@ int main(int argc, char **argv)
         app.priv.group = app.cfg->group;
     }
     if (privdrop_resolve(&app.priv, &app.priv_target, err, sizeof(err)) != HA_OK) {
-        fprintf(stderr, "hepagent: -Z: %s\n", err);
+        log_fatal("-Z: %s", err);
         rc = EXIT_RUNTIME;
         goto out;
     }
     rc = open_sources(&app);
     if (rc != EXIT_OK) goto out;
+    if (metrics_listen(&app) && metrics_start(app.loop, metrics_listen(&app), visit_all_cb, &app,
+                                              &app.metrics, err, sizeof(err)) != HA_OK) {
+        log_fatal("metrics: %s", err);
+        rc = EXIT_RUNTIME;
+        goto out;
+    }
     rc = drop_privileges(&app);
     if (rc != EXIT_OK) goto out;
     rc = sender_create(app.loop, app.cfg, &app.stats, &app.sender, err, sizeof(err));
     if (rc != HA_OK) {
         /* a TLS file or spool directory -t refuses is refused here the same way */
-        fprintf(stderr, "hepagent: %s%s\n", rc == HA_EINVAL ? "config: " : "", err);
+        log_fatal("%s%s", rc == HA_EINVAL ? "config: " : "", err);
         rc = rc == HA_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
         goto out;
     }
     if (pipeline_init(&app.pipeline, app.cfg, &app.stats, app.sender) != HA_OK) {
-        fprintf(stderr, "hepagent: out of memory\n");
+        log_fatal("out of memory");
         rc = EXIT_RUNTIME;
         goto out;
     }
@@ -690,6 +804,8 @@ int main(int argc, char **argv)
     if (rc != EXIT_OK) goto out;
     uv_timer_init(app.loop, &app.drain_timer);
     app.drain_timer.data = &app;
+    uv_timer_init(app.loop, &app.summary_timer);
+    app.summary_timer.data = &app;
     static const int signums[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
     for (size_t i = 0; i < HA_ARRAY_LEN(signums); i++) {
         uv_signal_init(app.loop, &app.signals[i]);
@@ -699,10 +815,16 @@ int main(int argc, char **argv)
     start_sources(&app);
     log_info("capturing on %zu sources, %zu rules, sending to %zu collectors (%s)",
              app.source_count, app.cfg->rules.count, app.cfg->collector_count, app.cfg->origin);
+    if (app.metrics) log_info("metrics on http://%s/metrics", metrics_listen(&app));
+    snprintf(err, sizeof(err), "capturing on %zu sources, sending to %zu collectors",
+             app.source_count, app.cfg->collector_count);
+    sdnotify_ready(&app.notify, err);
+    start_summary(&app);
     uv_run(app.loop, UV_RUN_DEFAULT);
     rc = app.exit_code;
 out:
     cleanup(&app);
+    sdnotify_close(&app.notify);
     free(bpf_words);
     return rc;
 }

@@ -10,7 +10,20 @@
 
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Messages matched per rule, in cfg's rule order; a reload keeps the counts
+ * of the rules whose name it keeps. NULL when out of memory: not counted. */
+static uint64_t *pipeline_rule_counts(const rules_t *now, const rules_t *before,
+                                      const uint64_t *counts)
+{
+    uint64_t *next = calloc(now->count ? now->count : 1, sizeof(*next));
+    for (size_t i = 0; next && counts && i < now->count; i++)
+        for (size_t k = 0; k < before->count; k++)
+            if (strcmp(now->items[i].name, before->items[k].name) == 0) next[i] = counts[k];
+    return next;
+}
 
 static void pipeline_tcp_emit(void *ctx, const packet_t *pkt, unsigned transport,
                               const uint8_t *data, size_t len, const sip_msg_t *sip,
@@ -40,7 +53,8 @@ int pipeline_init(pipeline_t *p, const config_t *cfg, stats_t *stats, sender_t *
     p->ipfrag = ipfrag_new(&cfg->ipfrag);
     p->tcp = tcpstream_new(&cfg->tcp, pipeline_tcp_emit, p);
     p->sctp = sctp_new(&cfg->sctp, pipeline_sctp_emit, p);
-    if (!p->ipfrag || !p->tcp || !p->sctp) {
+    p->rule_matched = pipeline_rule_counts(&cfg->rules, NULL, NULL);
+    if (!p->ipfrag || !p->tcp || !p->sctp || !p->rule_matched) {
         pipeline_free(p);
         return HA_ENOMEM;
     }
@@ -49,6 +63,9 @@ int pipeline_init(pipeline_t *p, const config_t *cfg, stats_t *stats, sender_t *
 
 void pipeline_set_config(pipeline_t *p, const config_t *cfg)
 {
+    uint64_t *counts = pipeline_rule_counts(&cfg->rules, &p->cfg->rules, p->rule_matched);
+    free(p->rule_matched);
+    p->rule_matched = counts;
     p->cfg = cfg;
 }
 
@@ -57,6 +74,8 @@ void pipeline_free(pipeline_t *p)
     ipfrag_free(p->ipfrag);
     tcpstream_free(p->tcp);
     sctp_free(p->sctp);
+    free(p->rule_matched);
+    p->rule_matched = NULL;
     p->ipfrag = NULL;
     p->tcp = NULL;
     p->sctp = NULL;
@@ -85,6 +104,7 @@ void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, co
         p->stats->rules_unmatched++;
         return;
     }
+    if (p->rule_matched) p->rule_matched[rule - cfg->rules.items]++;
     if (rule->action == RULE_DROP) {
         p->stats->rules_dropped++;
         return;
@@ -234,6 +254,9 @@ void pipeline_visit_stats(const pipeline_t *p, const stats_visitor_t *v)
                "TCP stream directions tracked");
     stats_emit(v, "sctp.memory_bytes", NULL, NULL, STATS_GAUGE, sctp_memory(p->sctp),
                "bytes held by SCTP associations");
+    for (size_t i = 0; p->rule_matched && i < p->cfg->rules.count; i++)
+        stats_emit(v, "rule.matched", "rule", p->cfg->rules.items[i].name, STATS_COUNTER,
+                   p->rule_matched[i], "SIP messages this rule matched (sent or dropped)");
 }
 
 size_t pipeline_memory(const pipeline_t *p)

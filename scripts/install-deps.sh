@@ -10,7 +10,7 @@ case "${1:-}" in
 esac
 
 build=(build-essential cmake pkg-config libpcap-dev libuv1-dev libjson-c-dev zlib1g-dev libssl-dev
-       libcap-ng-dev)
+       libcap-ng-dev libmicrohttpd-dev)
 test=(libcmocka-dev python3 tshark tcpdump sngrep kamailio sip-tester iproute2 tmux nodejs npm socat
       clang libclang-rt-14-dev valgrind groff-base)
 pkgs=("${build[@]}")

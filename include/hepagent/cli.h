@@ -23,6 +23,9 @@ enum {
     CLI_HELP_CONFIG,
     CLI_REFERENCE, /* hidden: prints a documentation block (man pages, README) */
     CLI_GROUP,
+    CLI_METRICS,
+    CLI_STATS_INTERVAL,
+    CLI_SYSLOG,
 };
 
 typedef struct cli_option {

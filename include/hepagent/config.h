@@ -10,6 +10,7 @@
 #include "hepagent/decode.h"
 #include "hepagent/ipfrag.h"
 #include "hepagent/log.h"
+#include "hepagent/metrics.h"
 #include "hepagent/sctp.h"
 #include "hepagent/tcpstream.h"
 #include "hepagent/rules.h"
@@ -76,6 +77,7 @@ typedef struct config {
     collector_config_t *collectors;
     size_t collector_count;
     delivery_config_t delivery;
+    metrics_options_t stats; /* the metrics endpoint and the summary line */
 } config_t;
 
 /* Command-line settings that replace the config's; kept so a reload applies

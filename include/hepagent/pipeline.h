@@ -27,6 +27,7 @@ typedef struct pipeline {
     tcpstream_t *tcp;
     sctp_t *sctp;
     int warned_truncated;
+    uint64_t *rule_matched; /* per rule of cfg, see pipeline_visit_stats */
     /* what the person at the console asked for: all optional */
     trace_t *trace;         /* -A and the console filters (--call-id, ...) */
     int print;              /* -A: print matched messages (else only filter) */

@@ -63,7 +63,7 @@ static void test_unknown_key(void **state)
     (void)state;
     expect_error("{\"rulez\":[]}",
                  "config: (top): unknown key \"rulez\" (expected one of: agent, capture, "
-                 "decode, reassembly, rules, collectors, delivery)",
+                 "decode, reassembly, rules, collectors, delivery, stats)",
                  0);
     expect_rule_error("{\"name\":\"c\",\"port\":[5060]}",
                       "config: rules[2]: unknown key \"port\" (expected one of: name, ports, "
@@ -393,6 +393,40 @@ static void test_conf_file_says_the_defaults(void **state)
     config_free(bare);
 }
 
+/* agent.user/group and the stats section: read, and listen checked as an address. */
+static void test_service_keys(void **state)
+{
+    (void)state;
+    char doc[1024];
+    snprintf(doc, sizeof(doc),
+             "{\"agent\":{\"user\":\"hepagent\",\"group\":\"adm\"},"
+             "\"stats\":{\"listen\":\"[::1]:9096\",\"interval_s\":30},%s}",
+             MINIMAL_RULES);
+    config_t *cfg = expect_ok(doc);
+    assert_string_equal(cfg->user, "hepagent");
+    assert_string_equal(cfg->group, "adm");
+    assert_string_equal(cfg->stats.listen, "[::1]:9096");
+    assert_int_equal(cfg->stats.interval_s, 30);
+    config_free(cfg);
+    cfg = expect_ok("{"
+                    "\"rules\":[{\"name\":\"sip\"}],\"collectors\":[]}");
+    assert_null(cfg->user);
+    assert_null(cfg->stats.listen);
+    assert_int_equal(cfg->stats.interval_s, 0);
+    config_free(cfg);
+    static const char *const bad[] = {
+        "9096",           "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536",
+        "localhost:9096", "[::1:9096", "::1:9096x"};
+    for (size_t i = 0; i < HA_ARRAY_LEN(bad); i++) {
+        snprintf(doc, sizeof(doc), "{\"stats\":{\"listen\":\"%s\"},%s}", bad[i], MINIMAL_RULES);
+        char want[256];
+        snprintf(want, sizeof(want), "config: stats.listen: \"%s\" is not ADDRESS:PORT", bad[i]);
+        expect_error(doc, want, 1);
+    }
+    snprintf(doc, sizeof(doc), "{\"stats\":{\"interval_s\":86401},%s}", MINIMAL_RULES);
+    expect_error(doc, "config: stats.interval_s: 86401 is out of range (0..86400)", 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_no_capture_key),
         cmocka_unit_test(test_conf_file_says_the_defaults),
+        cmocka_unit_test(test_service_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
