@@ -304,6 +304,7 @@ static void visit_all_stats(app_t *app, const stats_visitor_t *v)
     for (size_t i = 0; i < app->source_count; i++)
         if (app->sources[i]) capture_visit_stats(app->sources[i], v);
     if (app->sender) sender_visit_stats(app->sender, v);
+    if (app->metrics) metrics_visit_stats(app->metrics, v);
     stats_emit(v, "reloads.ok", NULL, NULL, STATS_COUNTER, app->reloads_ok,
                "configuration reloads (SIGHUP) that took effect");
     stats_emit(v, "reloads.failed", NULL, NULL, STATS_COUNTER, app->reloads_failed,

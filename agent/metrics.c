@@ -318,6 +318,7 @@ struct metrics {
     metrics_visit_fn visit;
     void *ctx;
     metrics_conn_t conns[METRICS_MAX_CONNECTIONS];
+    uint64_t open_connections, accepted, requests, deadline_closed;
 };
 
 int metrics_parse_listen(const char *text, struct sockaddr_storage *addr, socklen_t *len, char *err,
@@ -410,6 +411,7 @@ static enum MHD_Result metrics_request(void *cls, struct MHD_Connection *conn, c
         body = strdup("not found: /metrics or /stats\n");
     }
     if (!body) return MHD_NO; /* out of memory: MHD closes the connection */
+    m->requests++;
     if (!len) len = strlen(body);
     return metrics_reply(conn, status, body, len, type);
 }
@@ -429,12 +431,15 @@ static void metrics_notify(void *cls, struct MHD_Connection *conn, void **socket
             m->conns[i].fd = info->connect_fd;
             m->conns[i].started_ms = uv_now(m->loop);
             *socket_ctx = &m->conns[i];
+            m->open_connections++;
+            m->accepted++;
             return;
         }
     } else if (*socket_ctx) {
         metrics_conn_t *c = *socket_ctx;
         c->fd = -1;
         *socket_ctx = NULL;
+        m->open_connections--;
     }
 }
 
@@ -479,6 +484,7 @@ static void metrics_on_sweep(uv_timer_t *t)
         if (m->conns[i].fd < 0 || now - m->conns[i].started_ms < METRICS_DEADLINE_MS) continue;
         shutdown(m->conns[i].fd, SHUT_RDWR);
         m->conns[i].started_ms = now; /* once: MHD closes it on its next run */
+        m->deadline_closed++;
         ended = 1;
     }
     if (ended) metrics_run(m);
@@ -531,6 +537,18 @@ int metrics_start(uv_loop_t *loop, const char *listen, metrics_visit_fn visit, v
     uv_timer_start(&m->sweep, metrics_on_sweep, 1000, 1000);
     *out = m;
     return HA_OK;
+}
+
+void metrics_visit_stats(const metrics_t *m, const stats_visitor_t *v)
+{
+    stats_emit(v, "metrics.connections", NULL, NULL, STATS_GAUGE, m->open_connections,
+               "HTTP connections to the metrics endpoint open now");
+    stats_emit(v, "metrics.accepted", NULL, NULL, STATS_COUNTER, m->accepted,
+               "HTTP connections accepted (beyond the limits they are refused)");
+    stats_emit(v, "metrics.requests", NULL, NULL, STATS_COUNTER, m->requests,
+               "HTTP requests answered");
+    stats_emit(v, "metrics.deadline_closed", NULL, NULL, STATS_COUNTER, m->deadline_closed,
+               "connections ended because they lasted longer than the deadline");
 }
 
 static void metrics_on_closed(uv_handle_t *h)

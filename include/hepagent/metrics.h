@@ -20,8 +20,8 @@ typedef struct metrics_options {
 } metrics_options_t;
 
 enum {
-    METRICS_MAX_CONNECTIONS = 32, /* at once, in all */
-    METRICS_MAX_PER_IP = 8,       /* at once, from one client address */
+    METRICS_MAX_CONNECTIONS = 64, /* at once, in all */
+    METRICS_MAX_PER_IP = 4,       /* at once, from one client address */
     METRICS_IDLE_TIMEOUT_S = 5,   /* a connection that sends nothing for this long is closed */
     METRICS_DEADLINE_MS = 10000,  /* and any connection after this long, busy or not */
     METRICS_MEMORY_LIMIT = 16384, /* request headers of one connection */
@@ -42,6 +42,9 @@ int metrics_start(uv_loop_t *loop, const char *listen, metrics_visit_fn visit, v
                   metrics_t **out, char *err, size_t errlen);
 /* Closes the listener and every connection; frees m once libuv is done. */
 void metrics_close(metrics_t *m);
+/* The endpoint's own counters: connections open, requests answered,
+ * connections ended by the deadline. */
+void metrics_visit_stats(const metrics_t *m, const stats_visitor_t *v);
 
 /* The renderings, each a malloc'd NUL-terminated text (NULL: out of memory). */
 char *metrics_render_prometheus(metrics_visit_fn visit, void *ctx, size_t *len);

@@ -38,20 +38,17 @@ config() {
         { "url": "udp://127.0.0.1:$SINK_UDP_PORT" },
         { "url": "tls://127.0.0.1:$DEAD_PORT",
           "tls": { "insecure": true, "cert_file": "${3:-$WORK/cert.pem}", "key_file": "${2:-$WORK/key.pem}" } }
-    ]${METRICS_JSON:-}
+    ]
 }
 EOF
 }
-# the metrics endpoint, once the build has one (hepagent --help names it)
-if "$HEPAGENT" --help | grep -q -- '--metrics'; then
-    METRICS_JSON=", \"stats\": { \"listen\": \"127.0.0.1:$METRICS_PORT\", \"interval_s\": 1 }"
-fi
+METRICS=(--metrics "127.0.0.1:$METRICS_PORT" --stats-interval 1)
 config "\"$SECRET\"" >"$WORK/good.json"
 
 # ---- a run that uses the secrets ---------------------------------------------
 "$HEPAGENT" -t -v -c "$WORK/good.json" >"$OUT/check.stdout" 2>"$OUT/check.stderr" ||
     { cat "$OUT/check.stderr" >&2; fail "-t rejects the good config"; }
-"$HEPAGENT" -v --stats -c "$WORK/good.json" >"$OUT/run.stdout" 2>"$OUT/run.stderr" &
+"$HEPAGENT" -v --stats "${METRICS[@]}" -c "$WORK/good.json" >"$OUT/run.stdout" 2>"$OUT/run.stderr" &
 AGENT_PID=$!
 wait_for_lines "$OUT/run.stderr" 1 5
 for ((i = 0; i < 100; i++)); do
@@ -67,11 +64,9 @@ config '"x'"$SECRET"'\q"' >"$WORK/bad-reload.json"
 cp "$WORK/bad-reload.json" "$WORK/good.json"
 kill -HUP "$AGENT_PID"
 sleep 0.3
-if [ -n "${METRICS_JSON:-}" ]; then
-    curl -sS "http://127.0.0.1:$METRICS_PORT/metrics" >"$OUT/metrics.txt" || fail "scrape failed"
-    curl -sS "http://127.0.0.1:$METRICS_PORT/stats" >"$OUT/stats.json" || fail "scrape failed"
-    sleep 1.2 # one interval_s summary line
-fi
+curl -sS "http://127.0.0.1:$METRICS_PORT/metrics" >"$OUT/metrics.txt" || fail "scrape failed"
+curl -sS "http://127.0.0.1:$METRICS_PORT/stats" >"$OUT/stats.json" || fail "scrape failed"
+sleep 1.2 # one interval_s summary line
 kill -TERM "$AGENT_PID"
 wait_exit "$AGENT_PID" 10 || fail "hepagent still running 10 s after SIGTERM"
 AGENT_PID=
@@ -118,6 +113,8 @@ files=$(find "$OUT" -type f | sort)
 [ "$(echo "$files" | wc -l)" -ge $((4 + 4 * bad)) ] || fail "fewer outputs than runs"
 grep -q "capturing on" "$OUT/run.stderr" || fail "the run did not capture"
 grep -q "debug" "$OUT/run.stderr" || fail "the run did not log at debug level"
+grep -q "stats: frames" "$OUT/run.stderr" || fail "the run did not log a summary line"
+grep -q "^hepagent_frames_total" "$OUT/metrics.txt" || fail "the /metrics scrape is empty"
 leaks=0
 # the whole secret, and any 12-character piece of it (an error that cuts or
 # quotes part of the value leaks too)
