@@ -23,6 +23,10 @@
 # Live (unless --no-live): two network namespaces joined by a veth pair;
 # tcpreplay sends the UDP capture at fixed rates; hepagent captures the other
 # end; kernel drops, agent drops, delivery and latency per rate.
+# Scrape (unless --no-scrape): hepagent captures on a namespace's loopback
+# with the metrics endpoint on; scripts/bench/scrape.py times 1000 requests of
+# /metrics, /stats and a 404 page (the baseline: same HTTP path, nothing to
+# render) over keep-alive, and hepagent's CPU time per request.
 #
 # Usage: scripts/bench.sh [options]          (needs root)
 #   --quick          small run: 10000 calls, 1 repeat, 2 s per live rate
@@ -31,6 +35,7 @@
 #   --no-qos         skip the QoS part
 #   --qos-calls N    concurrent calls of the QoS capture (default 1000)
 #   --qos-seconds S  its length in seconds (default 10)
+#   --no-scrape      skip the metrics scrape
 #   --calls N        calls in the large captures (default 100000)
 #   --repeat N       runs of each floor/hepagent case, median shown (default 3)
 #   --rates LIST     live rates in SIP msg/s (default 10000,50000,100000,200000)
@@ -50,6 +55,7 @@ sngrep=1
 qos=1
 qos_calls=1000
 qos_seconds=10
+scrape=1
 keep=0
 buffer_mb=
 while [ $# -gt 0 ]; do
@@ -61,6 +67,7 @@ while [ $# -gt 0 ]; do
     --no-qos) qos=0; shift ;;
     --qos-calls) qos_calls=$2; shift 2 ;;
     --qos-seconds) qos_seconds=$2; shift 2 ;;
+    --no-scrape) scrape=0; shift ;;
     --calls) calls=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     --rates) rates=$2; shift 2 ;;
@@ -106,7 +113,7 @@ cmake --build "$bin" -j"$(nproc)" --target hepagent bench_sink bench_floor qos_r
 # ---- work dir, namespaces, cleanup ----------------------------------------------
 work=$(mktemp -d /tmp/hepagent-bench.XXXXXX)
 tag=$$
-ns_off="hbo$tag" ns_tx="hbt$tag" ns_rx="hbr$tag"
+ns_off="hbo$tag" ns_tx="hbt$tag" ns_rx="hbr$tag" ns_scrape="hbs$tag"
 if_tx="hbt$tag" if_rx="hbr$tag"
 runner_pid=
 cleanup() {
@@ -117,12 +124,12 @@ cleanup() {
         kill "$runner_pid" 2>/dev/null
         wait "$runner_pid" 2>/dev/null
     fi
-    for ns in "$ns_off" "$ns_tx" "$ns_rx"; do
+    for ns in "$ns_off" "$ns_tx" "$ns_rx" "$ns_scrape"; do
         # only what runs inside our own namespaces
         for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
     done
     sleep 0.2
-    for ns in "$ns_off" "$ns_tx" "$ns_rx"; do ip netns del "$ns" 2>/dev/null || true; done
+    for ns in "$ns_off" "$ns_tx" "$ns_rx" "$ns_scrape"; do ip netns del "$ns" 2>/dev/null || true; done
     if [ "$keep" = 1 ]; then echo "bench: work directory kept: $work"; else rm -rf "$work"; fi
     exit $rc
 }
@@ -236,4 +243,20 @@ EOF
         live_args+=(--config "$root/conf/hepagent.json" --buffer-mb 32)
     fi
     runner "$PY" "$root/scripts/bench/run.py" live "${live_args[@]}"
+fi
+
+# ---- metrics scrape ----------------------------------------------------------------------
+if [ "$scrape" = 1 ]; then
+    echo
+    echo "== metrics scrape: namespace $ns_scrape, 1000 requests each over keep-alive"
+    ip netns add "$ns_scrape"
+    ip -n "$ns_scrape" link set lo up
+    ip netns exec "$ns_scrape" "$bin/hepagent" -c "$root/conf/hepagent.json" -i lo \
+        --metrics 127.0.0.1:9096 2>"$work/scrape-agent.log" &
+    scrape_pid=$!
+    for _ in $(seq 100); do grep -q "metrics on" "$work/scrape-agent.log" && break; sleep 0.05; done
+    runner ip netns exec "$ns_scrape" "$PY" "$root/scripts/bench/scrape.py" 127.0.0.1 9096 \
+        "$scrape_pid" 1000
+    kill "$scrape_pid"
+    wait "$scrape_pid" || true
 fi
