@@ -12,7 +12,8 @@ esac
 build=(build-essential cmake pkg-config libpcap-dev libuv1-dev libjson-c-dev zlib1g-dev libssl-dev
        libcap-ng-dev libmicrohttpd-dev)
 test=(libcmocka-dev python3 tshark tcpdump sngrep kamailio sip-tester iproute2 tmux nodejs npm socat
-      clang libclang-rt-14-dev valgrind groff-base)
+      clang libclang-rt-14-dev valgrind python3-prometheus-client curl systemd lintian dpkg-dev
+      util-linux adduser groff-base)
 pkgs=("${build[@]}")
 [ "${1:-}" = --build-only ] || pkgs+=("${test[@]}")
 
