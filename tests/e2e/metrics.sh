@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The metrics endpoint during a live capture, in a network namespace of its
 # own (so no other traffic on its loopback changes a counter):
-#   * SIP to three ports: one rule sends, one drops, the third matches none;
+#   * the endpoint from the config's stats.listen (metrics_slowloris.sh
+#     uses --metrics); SIP to three ports: one rule sends, one drops, the third matches none;
 #     two collectors (UDP and TCP) at hep_sink; a reload in the middle (the
 #     per-rule counts carry over) and a failed reload;
 #   * /metrics scraped while traffic runs (each scrape parses, no counter goes
@@ -9,15 +10,7 @@
 #     every value equal to the run's --stats (tests/e2e/metrics_check.py,
 #     with prometheus_client's parser), and the counts that must be known:
 #     per rule, unmatched, reloads ok/failed, per collector, build info.
-if [ -z "${METRICS_NETNS:-}" ]; then
-    NS=i12-metrics-$$
-    ip netns add "$NS" || { echo "FAIL: cannot create network namespace $NS" >&2; exit 1; }
-    ip netns exec "$NS" ip link set lo up
-    rc=0
-    METRICS_NETNS=$NS ip netns exec "$NS" bash "$0" "$@" || rc=$?
-    ip netns del "$NS"
-    exit $rc
-fi
+NETNS_NAME=i12-metrics source "$(dirname "$0")/netns.sh" "$@"
 source "$(dirname "$0")/lib.sh" "$@"
 "$PYTHON" -c 'import prometheus_client' 2>/dev/null ||
     fail "python3-prometheus-client is missing (scripts/install-deps.sh)"
@@ -33,11 +26,12 @@ cat >"$CFG" <<EOF
     "rules": [ { "name": "send-a", "ports": [$PORT_A], "action": "send" },
                { "name": "drop-b", "ports": [$PORT_B], "action": "drop" } ],
     "collectors": [ { "url": "udp://127.0.0.1:$SINK_UDP_PORT" },
-                    { "url": "tcp://127.0.0.1:$SINK_TCP_PORT" } ]
+                    { "url": "tcp://127.0.0.1:$SINK_TCP_PORT" } ],
+    "stats": { "listen": "127.0.0.1:$MPORT" }
 }
 EOF
 LOG=$WORK/agent.log
-"$HEPAGENT" -c "$CFG" --metrics "127.0.0.1:$MPORT" --stats 2>"$LOG" &
+"$HEPAGENT" -c "$CFG" --stats 2>"$LOG" &
 AGENT_PID=$!
 for ((i = 0; i < 100; i++)); do
     grep -q "metrics on http://127.0.0.1:$MPORT/metrics" "$LOG" && break

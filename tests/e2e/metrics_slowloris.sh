@@ -12,15 +12,7 @@
 #     (the server turns the others away at once);
 #   * the server ends every kind of attacking connection: silent ones by the
 #     idle timeout (~5 s), trickling ones by the 10 s deadline.
-if [ -z "${METRICS_NETNS:-}" ]; then
-    NS=i12-loris-$$
-    ip netns add "$NS" || { echo "FAIL: cannot create network namespace $NS" >&2; exit 1; }
-    ip netns exec "$NS" ip link set lo up
-    rc=0
-    METRICS_NETNS=$NS ip netns exec "$NS" bash "$0" "$@" || rc=$?
-    ip netns del "$NS"
-    exit $rc
-fi
+NETNS_NAME=i12-loris source "$(dirname "$0")/netns.sh" "$@"
 source "$(dirname "$0")/lib.sh" "$@"
 
 read -r SIP_PORT MPORT <<<"$(pick_ports 2)"

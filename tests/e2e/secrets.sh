@@ -38,17 +38,17 @@ config() {
         { "url": "udp://127.0.0.1:$SINK_UDP_PORT" },
         { "url": "tls://127.0.0.1:$DEAD_PORT",
           "tls": { "insecure": true, "cert_file": "${3:-$WORK/cert.pem}", "key_file": "${2:-$WORK/key.pem}" } }
-    ]
+    ],
+    "stats": { "listen": "127.0.0.1:$METRICS_PORT", "interval_s": 1 }
 }
 EOF
 }
-METRICS=(--metrics "127.0.0.1:$METRICS_PORT" --stats-interval 1)
 config "\"$SECRET\"" >"$WORK/good.json"
 
 # ---- a run that uses the secrets ---------------------------------------------
 "$HEPAGENT" -t -v -c "$WORK/good.json" >"$OUT/check.stdout" 2>"$OUT/check.stderr" ||
     { cat "$OUT/check.stderr" >&2; fail "-t rejects the good config"; }
-"$HEPAGENT" -v --stats "${METRICS[@]}" -c "$WORK/good.json" >"$OUT/run.stdout" 2>"$OUT/run.stderr" &
+"$HEPAGENT" -v --stats -c "$WORK/good.json" >"$OUT/run.stdout" 2>"$OUT/run.stderr" &
 AGENT_PID=$!
 wait_for_lines "$OUT/run.stderr" 1 5
 for ((i = 0; i < 100; i++)); do
