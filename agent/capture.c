@@ -30,6 +30,7 @@ struct capture {
     char *name;
     int is_file;
     int realtime;
+    uint32_t pps; /* file: paced at this many frames per second (0: not) */
     int running;
     int finished;
     uint32_t id;
@@ -39,10 +40,12 @@ struct capture {
     uv_idle_t idle;   /* file */
     uv_timer_t timer; /* file: backpressure recheck and realtime pacing */
     int handles;      /* how many of the three were initialised */
-    /* realtime pacing: the first frame's time and the wall clock at that point */
+    /* pacing: the first frame's time and the wall clock at that point; with
+     * pps, how many frames were paced since */
     int have_origin;
     uint64_t origin_ts_us;
     uint64_t origin_wall_ms;
+    uint64_t paced_frames;
     uint64_t frames;
     uint64_t bytes;
     /* realtime: a frame read ahead that is not yet due, with its bytes */
@@ -166,24 +169,36 @@ static void capture_wait(capture_t *c, uint64_t ms)
     uv_timer_start(&c->timer, capture_resume_cb, ms, 0);
 }
 
-/* With --realtime: how long until this frame is due, in ms (0 = now). */
+/* With --realtime: how long until this frame is due, in ms (0 = now): its
+ * timestamp's distance from the first frame's. With --pps N: frame k is due
+ * k/N seconds after the first (called once per frame). */
 static uint64_t capture_due_in(capture_t *c, const struct pcap_pkthdr *hdr)
 {
     uint64_t ts_us = (uint64_t)hdr->ts.tv_sec * 1000000u + (uint64_t)hdr->ts.tv_usec;
     uint64_t now = uv_now(c->loop);
+    uint64_t k = c->paced_frames++;
     if (!c->have_origin) {
         c->have_origin = 1;
         c->origin_ts_us = ts_us;
         c->origin_wall_ms = now;
         return 0;
     }
-    if (ts_us <= c->origin_ts_us) return 0;
-    uint64_t due = c->origin_wall_ms + (ts_us - c->origin_ts_us) / 1000;
+    uint64_t due;
+    if (c->pps) {
+        due = c->origin_wall_ms + k * 1000 / c->pps;
+        if (now > due + 50) { /* held back (a busy collector): go on at the pace, no burst */
+            c->origin_wall_ms = now - k * 1000 / c->pps;
+            return 0;
+        }
+    } else {
+        if (ts_us <= c->origin_ts_us) return 0;
+        due = c->origin_wall_ms + (ts_us - c->origin_ts_us) / 1000;
+    }
     return due > now ? due - now : 0;
 }
 
-/* --realtime: deliver what is due, keep the first frame that is not, and
- * sleep until it is. */
+/* --realtime, --pps: deliver what is due, keep the first frame that is not,
+ * and sleep until it is. */
 static void capture_paced_cb(uv_timer_t *t);
 
 static void capture_paced_step(capture_t *c)
@@ -409,13 +424,21 @@ int capture_open(uv_loop_t *loop, const capture_source_t *src, uint32_t id, int 
     return HA_OK;
 }
 
+int capture_set_pps(capture_t *c, uint32_t pps)
+{
+    if (!c->is_file || c->realtime || c->running || pps == 0) return HA_EINVAL;
+    if (!c->pending_data && !(c->pending_data = malloc(MAX_PACKET_BYTES))) return HA_ENOMEM;
+    c->pps = pps;
+    return HA_OK;
+}
+
 int capture_start(capture_t *c)
 {
     if (c->running || c->finished) return HA_OK;
     c->running = 1;
     if (!c->is_file)
         return uv_poll_start(&c->poll, UV_READABLE, capture_poll_cb) == 0 ? HA_OK : HA_EIO;
-    if (c->realtime)
+    if (c->realtime || c->pps)
         uv_timer_start(&c->timer, capture_paced_cb, 0, 0);
     else
         uv_idle_start(&c->idle, capture_idle_cb);

@@ -21,6 +21,9 @@ const cli_option_t cli_options[] = {
      "before `shutdown_timeout_ms`)"},
     {"realtime", CLI_REALTIME, no_argument, NULL, NULL,
      "replay files at the pace of their timestamps"},
+    {"pps", CLI_PPS, required_argument, "N", NULL,
+     "replay files at N frames per second (as tcpreplay `--pps`): a collector on another host "
+     "drops what arrives faster than it reads"},
     {"collector", 'H', required_argument, "URL", NULL,
      "send to URL: `udp://HOST:PORT`, `tcp://HOST:PORT`, `tls://HOST:PORT`, IPv6 as "
      "`udp://[::1]:9060`; repeatable; replaces the config's `collectors`"},

@@ -40,6 +40,7 @@ typedef struct app {
     size_t live_running;
     int files_only; /* only -r sources: exit status reflects delivery */
     int realtime;
+    uint32_t pps;            /* --pps: files paced at this many frames per second */
     privdrop_options_t priv; /* -Z, --group */
     privdrop_target_t priv_target;
     /* the service: metrics endpoint, summary, systemd, syslog */
@@ -122,6 +123,13 @@ static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
             break;
         case CLI_REALTIME:
             app->realtime = 1;
+            break;
+        case CLI_PPS:
+            if (parse_u32(optarg, 1, 10000000, &app->pps) != HA_OK) {
+                fprintf(stderr, "hepagent: --pps: \"%s\" is not a number from 1 to 10000000\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
             break;
         case 'H':
             if (list_add(&collectors, optarg) != HA_OK) return EXIT_RUNTIME;
@@ -290,6 +298,10 @@ static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
         /* -A alone is a console tool, like tcpdump: it sends nothing */
         static const char *const none[] = {NULL};
         ov->collectors = none;
+    }
+    if (app->pps && app->realtime) {
+        fprintf(stderr, "hepagent: --pps and --realtime: give one pace, not both\n");
+        return EXIT_USAGE;
     }
     return EXIT_OK;
 }
@@ -552,6 +564,13 @@ static int check_filters(const app_t *app)
     return EXIT_OK;
 }
 
+static int has_file_source(const config_t *cfg)
+{
+    for (size_t i = 0; i < cfg->source_count; i++)
+        if (cfg->sources[i].file) return 1;
+    return 0;
+}
+
 static int check_config(const app_t *app)
 {
     char err[HA_ERRLEN];
@@ -594,6 +613,10 @@ static int open_sources(app_t *app)
             return rc == HA_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
         }
         app->sources[app->source_count++] = c;
+        if (app->pps && capture_is_file(c) && capture_set_pps(c, app->pps) != HA_OK) {
+            log_fatal("out of memory");
+            return EXIT_RUNTIME;
+        }
         if (capture_is_file(c))
             app->files_left++;
         else
@@ -758,6 +781,11 @@ int main(int argc, char **argv)
         goto out;
     }
     if ((rc = check_filters(&app)) != EXIT_OK) goto out;
+    if (app.pps && !has_file_source(app.cfg)) {
+        fprintf(stderr, "hepagent: --pps paces capture files (-r); there is none\n");
+        rc = EXIT_USAGE;
+        goto out;
+    }
     if (log_get_level() != LOG_DEBUG) log_set_level(app.quiet ? LOG_WARN : app.cfg->log_level);
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     signal(SIGPIPE, SIG_IGN);

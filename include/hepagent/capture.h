@@ -36,6 +36,10 @@ enum {
 /* Opens (but does not start) a source; errors name the interface or file. */
 int capture_open(uv_loop_t *loop, const capture_source_t *src, uint32_t id, int realtime,
                  const capture_callbacks_t *cb, capture_t **out, char *err, size_t errlen);
+/* A file source paced at pps frames per second (--pps, as tcpreplay), for a
+ * collector on another host that drops what arrives faster than it reads.
+ * Before capture_start; not with realtime. */
+int capture_set_pps(capture_t *c, uint32_t pps);
 int capture_start(capture_t *c);
 /* Stops reading; counters stay readable. */
 void capture_stop(capture_t *c);

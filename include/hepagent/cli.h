@@ -26,6 +26,7 @@ enum {
     CLI_METRICS,
     CLI_STATS_INTERVAL,
     CLI_SYSLOG,
+    CLI_PPS,
 };
 
 typedef struct cli_option {
