@@ -6,20 +6,22 @@ message arrives (the --realtime and --pps tests).
                                          UDP to port 5060, Call-ID pace-N), at
                                          1700000000 s + OFFSET_MS
   pacing.py make-n OUT.pcap COUNT        COUNT of them, all at the same time
-  pacing.py receive PORTFILE OUT COUNT SECONDS
-                                         binds UDP on 127.0.0.1 (a free port,
-                                         written to PORTFILE), notes the
-                                         kernel's receive time of each HEP
-                                         packet (SO_TIMESTAMPNS: not when
-                                         this script got round to reading
-                                         it) with its Call-ID, until COUNT
-                                         arrived or SECONDS passed; writes JSON
-                                         [[call-id, seconds], ...] to OUT"""
+  pacing.py replay OUT COUNT CAPTURE HEPAGENT [ARGS...]
+                                         binds UDP on 127.0.0.1 (a free port),
+                                         runs HEPAGENT -r CAPTURE -H udp://
+                                         to it, ARGS..., notes the kernel's
+                                         receive time of each HEP packet
+                                         (SO_TIMESTAMPNS: not when this script
+                                         got round to reading it) with its
+                                         Call-ID, until COUNT arrived or 10 s
+                                         after hepagent exited; writes JSON
+                                         [[call-id, seconds], ...] to OUT;
+                                         exits 1 if hepagent failed"""
 import json
-import os
 import re
 import socket
 import struct
+import subprocess
 import sys
 import time
 
@@ -56,21 +58,22 @@ def make(out, offsets_ms):
             f.write(struct.pack("<IIII", us // 1000000, us % 1000000, len(data), len(data)) + data)
 
 
-def receive(portfile, out, count, seconds):
+def replay(out, count, capture, hepagent, args):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     s.bind(("127.0.0.1", 0))
-    with open(portfile + ".tmp", "w") as f:
-        f.write(str(s.getsockname()[1]))
-    os.rename(portfile + ".tmp", portfile)
-    got, end = [], time.monotonic() + seconds
-    while len(got) < count and time.monotonic() < end:
-        s.settimeout(max(0.01, end - time.monotonic()))
+    s.settimeout(0.05)
+    url = "udp://127.0.0.1:%d" % s.getsockname()[1]
+    agent = subprocess.Popen([hepagent, "-r", capture, "-H", url] + args, stderr=subprocess.PIPE)
+    got, end = [], None
+    while len(got) < count and (end is None or time.monotonic() < end):
+        if end is None and agent.poll() is not None:
+            end = time.monotonic() + 10
         try:
             data, anc, _, _ = s.recvmsg(65535, 1024)
         except socket.timeout:
-            break
+            continue
         t = time.time()
         for level, kind, value in anc:
             if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
@@ -78,14 +81,17 @@ def receive(portfile, out, count, seconds):
                 t = sec + nsec / 1e9
         m = re.search(rb"Call-ID: (pace-\d+)", data)
         got.append([m.group(1).decode() if m else None, t])
+    err = agent.communicate()[1]
     json.dump(got, open(out, "w"))
+    if agent.returncode != 0:
+        sys.exit(f"hepagent exited {agent.returncode}: {err.decode(errors='replace')}")
 
 
 if sys.argv[1] == "make":
     make(sys.argv[2], [float(x) for x in sys.argv[3:]])
 elif sys.argv[1] == "make-n":
     make(sys.argv[2], [0.0] * int(sys.argv[3]))
-elif sys.argv[1] == "receive":
-    receive(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+elif sys.argv[1] == "replay":
+    replay(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6:])
 else:
     sys.exit(__doc__)

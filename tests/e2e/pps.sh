@@ -14,18 +14,12 @@ source "$(dirname "$0")/lib.sh" "$@"
 #     with a 4 MB buffer then drops some: the reason --pps exists);
 #   * --pps with --realtime, or without a file, is a usage error (exit 2).
 
-# replay NAME COUNT ARGS...: hepagent -r on a capture of COUNT frames
+# replay NAME COUNT ARGS...: hepagent -r on a capture of COUNT frames to a
+# fresh receiver; the arrivals go to $WORK/NAME.json
 replay() {
-    local name=$1 count=$2 i
-    shift 2
-    [ -f "$WORK/n$count.pcap" ] || "$PYTHON" "$E2E_DIR/pacing.py" make-n "$WORK/n$count.pcap" "$count"
-    rm -f "$WORK/$name.port"
-    "$PYTHON" "$E2E_DIR/pacing.py" receive "$WORK/$name.port" "$WORK/$name.json" "$count" 20 &
-    local rx=$!
-    for ((i = 0; i < 100; i++)); do [ -f "$WORK/$name.port" ] && break; sleep 0.05; done
-    "$HEPAGENT" -r "$WORK/n$count.pcap" -H "udp://127.0.0.1:$(cat "$WORK/$name.port")" "$@" \
-        2>"$WORK/$name.log" || { cat "$WORK/$name.log" >&2; fail "$name: hepagent failed"; }
-    wait "$rx" || fail "$name: the receiver failed"
+    [ -f "$WORK/n$2.pcap" ] || "$PYTHON" "$E2E_DIR/pacing.py" make-n "$WORK/n$2.pcap" "$2"
+    "$PYTHON" "$E2E_DIR/pacing.py" replay "$WORK/$1.json" "$2" "$WORK/n$2.pcap" "$HEPAGENT" \
+        "${@:3}" || fail "$1: hepagent failed"
 }
 
 for run in 1 2; do

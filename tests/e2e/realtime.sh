@@ -19,18 +19,11 @@ OFFSETS=(0 100 100.3 101 105 105.5 120 150 200 200 200 350 600 601 1100 1600 -10
 N=${#OFFSETS[@]}
 "$PYTHON" "$E2E_DIR/pacing.py" make "$WORK/gaps.pcap" "${OFFSETS[@]}"
 
-# replay NAME ARGS...: runs hepagent -r on the capture to a fresh receiver;
-# the arrivals go to $WORK/NAME.json
+# replay NAME ARGS...: hepagent -r on the capture to a fresh receiver; the
+# arrivals go to $WORK/NAME.json
 replay() {
-    local name=$1 i
-    shift
-    rm -f "$WORK/$name.port"
-    "$PYTHON" "$E2E_DIR/pacing.py" receive "$WORK/$name.port" "$WORK/$name.json" "$N" 10 &
-    local rx=$!
-    for ((i = 0; i < 100; i++)); do [ -f "$WORK/$name.port" ] && break; sleep 0.05; done
-    "$HEPAGENT" -r "$WORK/gaps.pcap" -H "udp://127.0.0.1:$(cat "$WORK/$name.port")" "$@" \
-        2>"$WORK/$name.log" || { cat "$WORK/$name.log" >&2; fail "$name: hepagent failed"; }
-    wait "$rx" || fail "$name: the receiver failed"
+    "$PYTHON" "$E2E_DIR/pacing.py" replay "$WORK/$1.json" "$N" "$WORK/gaps.pcap" "$HEPAGENT" \
+        "${@:2}" || fail "$1: hepagent failed"
 }
 
 for run in 1 2 3; do replay "rt$run" --realtime; done
