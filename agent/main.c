@@ -658,6 +658,32 @@ static int drop_privileges(app_t *app)
     return EXIT_OK;
 }
 
+/* Everything that needs CAP_NET_RAW or a port below 1024: the capture
+ * handles and the listening sockets (the metrics endpoint; HEP listeners
+ * open here too). drop_privileges() follows at once. */
+static int open_privileged(app_t *app)
+{
+    char err[HA_ERRLEN * 2];
+    /* -Z and --group replace agent.user and agent.group */
+    if (!app->priv.user && !app->priv.group) {
+        app->priv.user = app->cfg->user;
+        app->priv.group = app->cfg->group;
+    }
+    /* resolved first, so a mistyped user fails before anything opens */
+    if (privdrop_resolve(&app->priv, &app->priv_target, err, sizeof(err)) != HA_OK) {
+        log_fatal("-Z: %s", err);
+        return EXIT_RUNTIME;
+    }
+    int rc = open_sources(app);
+    if (rc != EXIT_OK) return rc;
+    if (metrics_listen(app) && metrics_start(app->loop, metrics_listen(app), visit_all_cb, app,
+                                             &app->metrics, err, sizeof(err)) != HA_OK) {
+        log_fatal("metrics: %s", err);
+        return EXIT_RUNTIME;
+    }
+    return EXIT_OK;
+}
+
 static void on_count_reached(void *ctx)
 {
     begin_shutdown(ctx, "--count reached");
@@ -793,28 +819,11 @@ int main(int argc, char **argv)
     app.loop = uv_default_loop();
     app.started_ms = uv_now(app.loop);
     if (sdnotify_open(&app.notify, err, sizeof(err)) != HA_OK) log_warn("%s", err);
-    /* The start sequence: first what needs privileges (capture handles; a
-     * listening socket would be opened here too), then give them up, then
-     * everything a reload may have to do again as the same user (collectors,
-     * TLS files, spool, -w files). */
-    /* -Z and --group replace agent.user and agent.group */
-    if (!app.priv.user && !app.priv.group) {
-        app.priv.user = app.cfg->user;
-        app.priv.group = app.cfg->group;
-    }
-    if (privdrop_resolve(&app.priv, &app.priv_target, err, sizeof(err)) != HA_OK) {
-        log_fatal("-Z: %s", err);
-        rc = EXIT_RUNTIME;
-        goto out;
-    }
-    rc = open_sources(&app);
+    /* The start sequence: what needs privileges, then give them up, then
+     * everything a reload may have to do again, as the same user
+     * (collectors, TLS files, spool, -w files). */
+    rc = open_privileged(&app);
     if (rc != EXIT_OK) goto out;
-    if (metrics_listen(&app) && metrics_start(app.loop, metrics_listen(&app), visit_all_cb, &app,
-                                              &app.metrics, err, sizeof(err)) != HA_OK) {
-        log_fatal("metrics: %s", err);
-        rc = EXIT_RUNTIME;
-        goto out;
-    }
     rc = drop_privileges(&app);
     if (rc != EXIT_OK) goto out;
     rc = sender_create(app.loop, app.cfg, &app.stats, &app.sender, err, sizeof(err));

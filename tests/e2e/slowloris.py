@@ -10,8 +10,8 @@ server ends it (0.2 s later), of KIND
            body one byte every INTERVAL s.
 Writes a JSON summary to OUT: per group the connections opened, those the
 server ended (EOF, reset, refused), how long they had lasted, and the most
-that were open for over 0.5 s at once ("held": a connection the server turns
-away ends at once)."""
+that were open for over 2 s at once ("held": a connection the server turns
+away ends as soon as its loop gets to it)."""
 import json
 import select
 import socket
@@ -81,10 +81,11 @@ while time.monotonic() - start < seconds:
             reopen.append((now + 0.2, g))
             continue
         st["next"] = now + g["interval"]
-    # held: open for over 0.5 s (one the server turns away ends at once)
+    # held: open for over 2 s (one the server turns away ends as soon as its
+    # loop gets to it; under load that may take a while, never seconds)
     held = {}
     for st in conns.values():
-        if now - st["t0"] > 0.5:
+        if now - st["t0"] > 2.0:
             held[id(st["g"])] = held.get(id(st["g"]), 0) + 1
     for g in groups:
         g["max_held"] = max(g["max_held"], held.get(id(g), 0))
