@@ -13,7 +13,7 @@ message arrives (the --realtime and --pps tests).
                                          receive time of each HEP packet
                                          (SO_TIMESTAMPNS: not when this script
                                          got round to reading it) with its
-                                         Call-ID, until COUNT arrived or 10 s
+                                         Call-ID, until COUNT arrived or 1 s
                                          after hepagent exited; writes JSON
                                          [[call-id, seconds], ...] to OUT;
                                          exits 1 if hepagent failed"""
@@ -69,7 +69,7 @@ def replay(out, count, capture, hepagent, args):
     got, end = [], None
     while len(got) < count and (end is None or time.monotonic() < end):
         if end is None and agent.poll() is not None:
-            end = time.monotonic() + 10
+            end = time.monotonic() + 1  # what is still in flight
         try:
             data, anc, _, _ = s.recvmsg(65535, 1024)
         except socket.timeout:
