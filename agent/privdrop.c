@@ -120,6 +120,9 @@ static int verify_dropped(const privdrop_target_t *t, char *err, size_t errlen)
 
 int privdrop_apply(const privdrop_target_t *t, char *err, size_t errlen)
 {
+    /* the bounding set can only be cleared with CAP_SETPCAP: asked before
+     * capng_clear empties libcap-ng's view of the process */
+    int bounds = has_effective(CAP_SETPCAP);
     capng_clear(CAPNG_SELECT_ALL);
     if (t->switch_id) {
         /* the supplementary groups of the user are kept (initgroups): Debian
@@ -133,8 +136,7 @@ int privdrop_apply(const privdrop_target_t *t, char *err, size_t errlen)
         }
     } else {
         /* not root: clear what the process holds; the bounding set only
-         * when it may (CAP_SETPCAP), else it stays as the parent left it */
-        int bounds = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP) == 1;
+         * when it may, else it stays as the parent left it */
         if (capng_apply(bounds ? CAPNG_SELECT_ALL : CAPNG_SELECT_CAPS) != 0 ||
             capng_apply(CAPNG_SELECT_AMBIENT) != 0) {
             snprintf(err, errlen, "cannot drop capabilities: %s", strerror(errno));

@@ -10,7 +10,8 @@ source "$(dirname "$0")/lib.sh" "$@"
 #      sources is refused with a line saying a restart is needed, and capture
 #      goes on.
 #   2. USER holding only CAP_NET_RAW + CAP_NET_ADMIN (setpriv, ambient, as
-#      systemd's AmbientCapabilities= gives them): captures, then holds none.
+#      systemd's AmbientCapabilities= gives them): captures, then holds none
+#      (with CAP_SETPCAP as well, the bounding set is emptied too).
 #   3. USER without capabilities: exit 1, the error names CAP_NET_RAW.
 #   4. USER asking -Z root: exit 1, the error says switching needs root.
 #   5. USER reading a file (-r) needs nothing: exit 0, everything sent.
@@ -148,6 +149,19 @@ kill -TERM "$AGENT_PID"
 wait_exit "$AGENT_PID" 10 || fail "hepagent still running 10 s after SIGTERM"
 AGENT_PID=
 [ "$WAIT_RC" = 0 ] || { cat "$LOG" >&2; fail "case 2 exited $WAIT_RC, want 0"; }
+# holding CAP_SETPCAP too, it may and does empty the bounding set as well
+CAPS=+net_raw,+net_admin,+setpcap
+setpriv --reuid="$TUSER" --regid="$TUSER" --init-groups --inh-caps=-all,$CAPS \
+    --ambient-caps=-all,$CAPS --bounding-set=-all,$CAPS -- "$HEPAGENT" -c "$CFG" 2>"$LOG" &
+AGENT_PID=$!
+wait_log "capturing on 1 sources" 5
+check_dropped "$AGENT_PID"
+[ "$(status_field "$AGENT_PID" CapBnd)" = 0000000000000000 ] ||
+    fail "with CAP_SETPCAP the bounding set stays $(status_field "$AGENT_PID" CapBnd)"
+kill -TERM "$AGENT_PID"
+wait_exit "$AGENT_PID" 10 || fail "hepagent still running 10 s after SIGTERM"
+AGENT_PID=
+note "2: with CAP_SETPCAP as well: the bounding set emptied too"
 
 # ---- 3. no capabilities, 4. -Z root as a user ----------------------------------
 rc=0
