@@ -29,20 +29,20 @@ set(CPACK_PACKAGING_INSTALL_PREFIX "${CMAKE_INSTALL_PREFIX}")
 set(CPACK_STRIP_FILES TRUE)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
-    ${CMAKE_CURRENT_SOURCE_DIR}/packaging/deb/postinst ${CMAKE_CURRENT_SOURCE_DIR}/packaging/deb/prerm
-    ${CMAKE_CURRENT_SOURCE_DIR}/packaging/deb/postrm ${CMAKE_CURRENT_SOURCE_DIR}/packaging/deb/conffiles)
+    ${CMAKE_CURRENT_SOURCE_DIR}/conf/deb/postinst ${CMAKE_CURRENT_SOURCE_DIR}/conf/deb/prerm
+    ${CMAKE_CURRENT_SOURCE_DIR}/conf/deb/postrm ${CMAKE_CURRENT_SOURCE_DIR}/conf/deb/conffiles)
 
 # /usr/share/doc/hepagent: copyright and the changelog lintian wants
 set(HEPAGENT_DEB_VERSION "${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}")
 string(TIMESTAMP HEPAGENT_DEB_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC)
-configure_file(${CMAKE_CURRENT_SOURCE_DIR}/packaging/deb/changelog.in
+configure_file(${CMAKE_CURRENT_SOURCE_DIR}/conf/deb/changelog.in
                ${CMAKE_CURRENT_BINARY_DIR}/changelog.Debian @ONLY)
 add_custom_command(
   OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/changelog.Debian.gz
   COMMAND gzip -9nf -k ${CMAKE_CURRENT_BINARY_DIR}/changelog.Debian
   DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/changelog.Debian)
 add_custom_target(deb_changelog ALL DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/changelog.Debian.gz)
-install(FILES ${CMAKE_CURRENT_SOURCE_DIR}/packaging/deb/copyright
+install(FILES ${CMAKE_CURRENT_SOURCE_DIR}/conf/deb/copyright
               ${CMAKE_CURRENT_BINARY_DIR}/changelog.Debian.gz
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 include(CPack)
