@@ -7,6 +7,7 @@ usage: make_seeds.py OUTDIR   writes OUTDIR/<target>/... for each fuzz target:
           segments), cut at 64 KB
   sip     the SIP payloads of the UDP captures
   hep     the HEP test vectors
+  hepin   the HEP test vectors and the malformed-HEP corpus (tests/hepin/malformed)
   config  conf/hepagent.json and the example configs
   pcapng  the pcapng captures
   spool   spool segments (magic, length, CRC-32, packet) of the HEP vectors:
@@ -103,10 +104,13 @@ def main():
     records = []
     for v in sorted(glob.glob(os.path.join(REPO, "tests/unit/vectors/*.bin"))):
         write(out, "hep", os.path.basename(v), open(v, "rb").read())
+        write(out, "hepin", os.path.basename(v), open(v, "rb").read())
         pkt = open(v, "rb").read()
         if pkt[:4] == b"HEP3" and struct.unpack(">H", pkt[4:6])[0] == len(pkt):
             records.append(spool_record(pkt))
             write(out, "spool", os.path.basename(v), records[-1])
+    for m in sorted(glob.glob(os.path.join(REPO, "tests/hepin/malformed/*.bin"))):
+        write(out, "hepin", os.path.basename(m), open(m, "rb").read())
     write(out, "spool", "all", b"".join(records))
     write(out, "spool", "all_cut", b"".join(records)[:-7])
     for c in [os.path.join(REPO, "conf/hepagent.json")] + sorted(
