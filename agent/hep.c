@@ -79,6 +79,25 @@ int hep_encode(const hep_msg_t *msg, uint8_t *out, size_t cap, size_t max_len)
     return (int)w.len;
 }
 
+int hep_swap_payload(const uint8_t *pkt, size_t len, size_t chunk_off, uint16_t type,
+                     ha_bytes_t data, uint8_t *out, size_t cap)
+{
+    size_t old = be16(pkt + chunk_off + 4);
+    size_t rest = len - chunk_off - old;
+    size_t total = chunk_off + HEP_CHUNK_HEADER_LEN + data.len + rest;
+    if (total > cap || total > HEP_MAX_PACKET || HEP_CHUNK_HEADER_LEN + data.len > 0xffff)
+        return HA_ETOOBIG;
+    memcpy(out, pkt, chunk_off);
+    uint8_t *c = out + chunk_off;
+    put_be16(c, 0x0000);
+    put_be16(c + 2, type);
+    put_be16(c + 4, (uint16_t)(HEP_CHUNK_HEADER_LEN + data.len));
+    memcpy(c + HEP_CHUNK_HEADER_LEN, data.ptr, data.len);
+    memcpy(c + HEP_CHUNK_HEADER_LEN + data.len, pkt + chunk_off + old, rest);
+    put_be16(out + 4, (uint16_t)total);
+    return (int)total;
+}
+
 int hep_frame_length(const uint8_t *buf, size_t len)
 {
     size_t n = HA_MIN(len, (size_t)4);

@@ -762,7 +762,7 @@ static int collector_healthy(const collector_t *col, uint64_t now)
 }
 
 /* The one collector a message goes to in failover and hash modes. */
-static collector_t *sender_pick(sender_t *s, const hep_msg_t *msg)
+static collector_t *sender_pick(sender_t *s, ha_bytes_t call_id)
 {
     uint64_t now = uv_now(s->loop);
     if (s->delivery.mode == DELIVERY_FAILOVER) {
@@ -776,8 +776,7 @@ static collector_t *sender_pick(sender_t *s, const hep_msg_t *msg)
     uint32_t best_score = 0, best_any_score = 0;
     for (size_t i = 0; i < s->count; i++) {
         collector_t *col = s->items[i];
-        uint32_t score =
-            sender_hash(msg->correlation_id.ptr, msg->correlation_id.len, col->url_hash);
+        uint32_t score = sender_hash(call_id.ptr, call_id.len, col->url_hash);
         if (!best_any || score > best_any_score) {
             best_any = col;
             best_any_score = score;
@@ -790,27 +789,51 @@ static collector_t *sender_pick(sender_t *s, const hep_msg_t *msg)
     return best ? best : best_any;
 }
 
-static int sender_encode(sender_t *s, const hep_msg_t *msg, const collector_t *col,
-                         const uint8_t **pkt, int *plain_len, int *packed_len)
+/* One packet for the collectors: a message to encode, or (relayed) bytes
+ * already encoded, each form made once and only when a collector needs it. */
+typedef struct {
+    const hep_msg_t *msg;
+    const sender_raw_t *raw;
+    ha_bytes_t payload; /* what a compressing collector compresses; empty: nothing */
+    int plain_len, packed_len;
+} sender_item_t;
+
+static int sender_compress(sender_t *s, const sender_item_t *it)
 {
-    int compress = col->cfg.compress && msg->payload.len >= col->cfg.compress_min_bytes;
-    if (!compress) {
-        if (*plain_len < 0) *plain_len = hep_encode(msg, s->plain, sizeof(s->plain), HEP_MAX_UDP);
-        *pkt = s->plain;
-        return *plain_len;
+    int z =
+        compressor_run(&s->compressor, it->payload.ptr, it->payload.len, s->zbuf, sizeof(s->zbuf));
+    ha_bytes_t packed_payload = {s->zbuf, z > 0 ? (size_t)z : 0};
+    if (it->raw)
+        return z > 0 ? hep_swap_payload(it->raw->pkt, it->raw->len, it->raw->payload_off,
+                                        HEP_CHUNK_PAYLOAD_ZLIB, packed_payload, s->packed,
+                                        HEP_MAX_UDP)
+                     : HA_ETOOBIG;
+    hep_msg_t packed = *it->msg;
+    if (z > 0) {
+        packed.payload = packed_payload;
+        packed.payload_compressed = 1;
     }
-    if (*packed_len < 0) {
-        int z = compressor_run(&s->compressor, msg->payload.ptr, msg->payload.len, s->zbuf,
-                               sizeof(s->zbuf));
-        hep_msg_t packed = *msg;
-        if (z > 0) {
-            packed.payload = (ha_bytes_t){s->zbuf, (size_t)z};
-            packed.payload_compressed = 1;
-        }
-        *packed_len = hep_encode(&packed, s->packed, sizeof(s->packed), HEP_MAX_UDP);
+    return hep_encode(&packed, s->packed, sizeof(s->packed), HEP_MAX_UDP);
+}
+
+static int sender_encode(sender_t *s, sender_item_t *it, const collector_t *col,
+                         const uint8_t **pkt)
+{
+    if (col && col->cfg.compress && it->payload.len &&
+        it->payload.len >= col->cfg.compress_min_bytes) {
+        if (it->packed_len < 0) it->packed_len = sender_compress(s, it);
+        *pkt = s->packed;
+        if (it->packed_len > 0 || !it->raw) return it->packed_len;
+        /* a relayed payload that does not compress goes as it came */
     }
-    *pkt = s->packed;
-    return *packed_len;
+    if (it->raw) {
+        *pkt = it->raw->pkt;
+        return it->raw->len <= HEP_MAX_UDP ? (int)it->raw->len : HA_ETOOBIG;
+    }
+    if (it->plain_len < 0)
+        it->plain_len = hep_encode(it->msg, s->plain, sizeof(s->plain), HEP_MAX_UDP);
+    *pkt = s->plain;
+    return it->plain_len;
 }
 
 void sender_set_hep_pcap(sender_t *s, pcap_out_t *out)
@@ -839,26 +862,27 @@ static void sender_record(sender_t *s, const collector_t *col, const uint8_t *pk
     pcap_out_write_hep(s->hep_pcap, pkt, len, version, addr, port);
 }
 
-int sender_submit(sender_t *s, const hep_msg_t *msg)
+static int sender_queue(sender_t *s, sender_item_t *it, ha_bytes_t call_id)
 {
     if (s->count == 0) {
         if (!s->hep_pcap) return HA_OK;
-        int n = hep_encode(msg, s->plain, sizeof(s->plain), HEP_MAX_UDP);
+        const uint8_t *pkt;
+        int n = sender_encode(s, it, NULL, &pkt);
         if (n < 0) {
             s->stats->hep_too_big++;
             return HA_ETOOBIG;
         }
-        sender_record(s, NULL, s->plain, (size_t)n);
+        sender_record(s, NULL, pkt, (size_t)n);
         s->stats->hep_packets++;
         return HA_OK;
     }
-    int plain_len = -1, packed_len = -1, sent_any = 0;
-    collector_t *only = s->delivery.mode == DELIVERY_ALL ? NULL : sender_pick(s, msg);
+    int sent_any = 0;
+    collector_t *only = s->delivery.mode == DELIVERY_ALL ? NULL : sender_pick(s, call_id);
     for (size_t i = 0; i < s->count; i++) {
         collector_t *col = s->items[i];
         if (only && col != only) continue;
         const uint8_t *pkt;
-        int len = sender_encode(s, msg, col, &pkt, &plain_len, &packed_len);
+        int len = sender_encode(s, it, col, &pkt);
         if (len < 0) continue; /* too big even compressed, for this collector */
         collector_enqueue(col, pkt, (size_t)len);
         if (s->hep_pcap) sender_record(s, col, pkt, (size_t)len);
@@ -871,6 +895,22 @@ int sender_submit(sender_t *s, const hep_msg_t *msg)
     s->stats->hep_packets++;
     s->dirty = 1;
     return HA_OK;
+}
+
+int sender_submit(sender_t *s, const hep_msg_t *msg)
+{
+    sender_item_t it = {.msg = msg, .payload = msg->payload, .plain_len = -1, .packed_len = -1};
+    return sender_queue(s, &it, msg->correlation_id);
+}
+
+int sender_submit_raw(sender_t *s, const sender_raw_t *raw)
+{
+    sender_item_t it = {.raw = raw, .plain_len = -1, .packed_len = -1};
+    if (raw->payload_off) {
+        const uint8_t *c = raw->pkt + raw->payload_off;
+        it.payload = (ha_bytes_t){c + HEP_CHUNK_HEADER_LEN, be16(c + 4) - HEP_CHUNK_HEADER_LEN};
+    }
+    return sender_queue(s, &it, raw->correlation_id);
 }
 
 /* ---- loop hooks ------------------------------------------------------- */

@@ -66,6 +66,13 @@ typedef struct hep_msg {
  * when it would exceed max_len (HEP_MAX_UDP for datagrams) or cap. */
 int hep_encode(const hep_msg_t *msg, uint8_t *out, size_t cap, size_t max_len);
 
+/* Copies the encoded packet pkt into out with the chunk at chunk_off
+ * replaced by a generic chunk of the given type and data (a payload
+ * compressed for one collector), the total length fixed. Returns the new
+ * length, or HA_ETOOBIG beyond cap. */
+int hep_swap_payload(const uint8_t *pkt, size_t len, size_t chunk_off, uint16_t type,
+                     ha_bytes_t data, uint8_t *out, size_t cap);
+
 /* A decoded packet; byte views point into the input. */
 typedef struct hep_decoded {
     hep_msg_t msg;

@@ -40,6 +40,18 @@ int sender_check(const config_t *cfg, char *err, size_t errlen);
  * it as the delivery mode says. Returns 0, or HA_ETOOBIG (counted). */
 int sender_submit(sender_t *s, const hep_msg_t *msg);
 
+/* A packet already encoded (relayed): queued as it is, except for the
+ * collectors that compress, which get the payload chunk at payload_off
+ * (0x000f; 0: leave it) as 0x0010. correlation_id picks the collector in
+ * hash mode. Returns 0, or HA_ETOOBIG (counted). */
+typedef struct sender_raw {
+    const uint8_t *pkt;
+    size_t len;
+    size_t payload_off;
+    ha_bytes_t correlation_id;
+} sender_raw_t;
+int sender_submit_raw(sender_t *s, const sender_raw_t *raw);
+
 /* --hep-pcap: every HEP packet queued is also written there, as a UDP frame
  * to its collector (to 127.0.0.1:9060 when there is none). */
 void sender_set_hep_pcap(sender_t *s, pcap_out_t *out);

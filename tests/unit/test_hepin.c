@@ -368,6 +368,29 @@ static void test_rewrites(void **state)
     assert_int_equal(hepin_rewrite(&p, &rw, out, n - 1, &poff), HA_ETOOBIG);
 }
 
+/* What a compressing collector gets from a relayed packet: the payload
+ * chunk swapped in place, everything around it unchanged. */
+static void test_swap_payload(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *buf = read_vector("c_ipv4_tcp_bye_auth_node", &len);
+    hepin_packet_t p, q;
+    assert_int_equal(hepin_decode(buf, len, 0, 0, conv, &p), HEPIN_OK);
+    uint8_t out[HEP_MAX_PACKET], conv2[HEP_MAX_PACKET];
+    ha_bytes_t z = {(const uint8_t *)"zz", 2};
+    int n = hep_swap_payload(buf, len, p.payload_off, HEP_CHUNK_PAYLOAD_ZLIB, z, out, sizeof(out));
+    assert_int_equal(n, (int)(len - p.msg.payload.len + 2));
+    assert_int_equal(hepin_decode(out, (size_t)n, 0, 0, conv2, &q), HEPIN_OK);
+    assert_true(q.msg.payload_compressed);
+    assert_true(bytes_eq(q.msg.payload, "zz"));
+    assert_memory_equal(out + 6, buf + 6, p.payload_off - 6);
+    assert_int_equal(
+        hep_swap_payload(buf, len, p.payload_off, HEP_CHUNK_PAYLOAD_ZLIB, z, out, (size_t)n - 1),
+        HA_ETOOBIG);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_every_byte_flipped),
         cmocka_unit_test(test_hepv2_converted),
         cmocka_unit_test(test_rewrites),
+        cmocka_unit_test(test_swap_payload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
