@@ -13,7 +13,7 @@ static int rules_port_in(const rule_t *rule, uint16_t port)
     return 0;
 }
 
-static int rules_cidr_contains(const rule_cidr_t *cidr, uint8_t version, const uint8_t *addr)
+int rules_cidr_contains(const rule_cidr_t *cidr, uint8_t version, const uint8_t *addr)
 {
     if (cidr->version != version) return 0;
     unsigned full = cidr->prefix / 8, rest = cidr->prefix % 8;

@@ -66,6 +66,8 @@ const rule_t *rules_match(const rules_t *rules, const rules_input_t *in);
 
 /* Parsers shared with config.c; 0 or HA_EINVAL. */
 int rules_parse_cidr(const char *text, rule_cidr_t *out);
+/* Whether addr (4 or 16 bytes, by version) lies in cidr. */
+int rules_cidr_contains(const rule_cidr_t *cidr, uint8_t version, const uint8_t *addr);
 int rules_parse_port_range(const char *text, rule_port_range_t *out);
 int rules_parse_transport(const char *text, unsigned *bit);
 /* The name of one RULE_TRANSPORT_* bit ("udp", ...). */

@@ -122,7 +122,9 @@ def cases():
     c["v2_truncated__addresses_cut"] = v2(2, v6=True, cut=30)
     c["bad_family__v2_family_3"] = b"\x02\x00\x03\x11" + v2(2)[4:]
     c["v2_not_sip__text"] = v2(2, payload=b"hello there\r\n")
-    c["v2_too_big__65500"] = v2(2, payload=SIP[:-4] + b"X: " + b"A" * 65370 + b"\r\n\r\n")
+    # fits a UDP datagram (65507) as v2, not 65535 once converted (Call-ID added)
+    big = SIP[:-4] + b"X: " + b"A" * (65450 - len(SIP) - 3) + b"\r\n\r\n"
+    c["v2_too_big__65478"] = v2(2, payload=big)
     return c
 
 
