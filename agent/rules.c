@@ -1,6 +1,7 @@
 /* Rule matching. Rules are compiled by config.c into plain arrays; matching is
  * a linear walk, cheap for the handful of rules a capture agent has. */
 #include "hepagent/rules.h"
+#include "hepagent/redact.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -37,9 +38,29 @@ static int rules_method_in(char *const *list, size_t count, ha_bytes_t method)
     return 0;
 }
 
+static int rules_input_in(const rule_t *rule, const rules_input_t *in)
+{
+    for (size_t i = 0; i < rule->input_count; i++) {
+        const char *want = rule->inputs[i];
+        if (!in->input ? strcmp(want, RULES_INPUT_CAPTURE) == 0
+                       : strcmp(want, in->input) == 0 ||
+                             (in->input_url && strcmp(want, in->input_url) == 0))
+            return 1;
+    }
+    return 0;
+}
+
+static int rules_proto_type_in(const rule_t *rule, uint8_t type)
+{
+    return memchr(rule->proto_types, type, rule->proto_type_count) != NULL;
+}
+
 static int rules_match_one(const rule_t *rule, const rules_input_t *in)
 {
-    if (!(rule->transports & in->transport)) return 0;
+    /* an unknown transport only matches a rule that names none */
+    if (rule->transports != RULE_TRANSPORT_ALL && !(rule->transports & in->transport)) return 0;
+    if (rule->inputs && !rules_input_in(rule, in)) return 0;
+    if (rule->proto_types && !rules_proto_type_in(rule, in->proto_type)) return 0;
     if (rule->ports && !rules_port_in(rule, in->src_port) && !rules_port_in(rule, in->dst_port))
         return 0;
     if (rule->hosts && !rules_host_in(rule, in->ip_version, in->src_addr) &&
@@ -135,6 +156,20 @@ int rules_parse_transport(const char *text, unsigned *bit)
     return HA_EINVAL;
 }
 
+unsigned rules_transport_of(uint8_t ip_proto)
+{
+    switch (ip_proto) {
+    case 17:
+        return RULE_TRANSPORT_UDP;
+    case 6:
+        return RULE_TRANSPORT_TCP;
+    case 132:
+        return RULE_TRANSPORT_SCTP;
+    default:
+        return 0;
+    }
+}
+
 const char *rules_transport_name(unsigned bit)
 {
     for (size_t i = 0; i < HA_ARRAY_LEN(rules_transport_names); i++)
@@ -158,6 +193,11 @@ void rules_free(rules_t *rules)
         free(r->hosts);
         rules_free_strings(r->methods, r->method_count);
         rules_free_strings(r->methods_exclude, r->method_exclude_count);
+        rules_free_strings(r->inputs, r->input_count);
+        free(r->proto_types);
+        free(r->node_name);
+        free(r->auth_key);
+        redact_free(r->redact);
     }
     free(rules->items);
     rules->items = NULL;

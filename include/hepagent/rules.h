@@ -1,7 +1,9 @@
-/* Rules decide which SIP messages are shipped: an ordered list, first match
- * wins, no match means not sent. A rule's absent field matches everything;
- * ports and hosts match either side of the packet; a response matches by the
- * method in its CSeq. */
+/* Rules decide which SIP messages are shipped, captured or received from a
+ * HEP input alike: an ordered list, first match wins, no match means not
+ * sent. A rule's absent field matches everything; ports and hosts match
+ * either side of the packet; a response matches by the method in its CSeq.
+ * A rule also says how what it sends is rewritten (capture id, node name,
+ * auth key, correlation id) and redacted. */
 #ifndef HEPAGENT_RULES_H
 #define HEPAGENT_RULES_H
 
@@ -31,6 +33,11 @@ typedef struct {
     uint8_t addr[16];
 } rule_cidr_t;
 
+/* The name rules[].inputs uses for captured packets. */
+#define RULES_INPUT_CAPTURE "capture"
+
+struct redact;
+
 typedef struct rule {
     char *name;
     rule_port_range_t *ports; /* NULL: any */
@@ -42,9 +49,19 @@ typedef struct rule {
     size_t method_count;
     char **methods_exclude;
     size_t method_exclude_count;
+    char **inputs; /* NULL: any; listener names or URLs, "capture" for captured packets */
+    size_t input_count;
+    uint8_t *proto_types; /* NULL: any; HEP protocol types (1 SIP, 5 RTCP, 0x22 QoS, 100 logs) */
+    size_t proto_type_count;
+    rule_action_t action;
+    /* what is sent, rewritten */
     int has_capture_id;
     uint32_t capture_id;
-    rule_action_t action;
+    char *node_name;        /* replaces or adds chunk 0x0013; NULL: as it was */
+    char *auth_key;         /* replaces or adds chunk 0x000e; NULL: as it was */
+    int strip_auth_key;     /* removes chunk 0x000e */
+    int add_correlation_id; /* relayed SIP without chunk 0x0011 gets its Call-ID */
+    struct redact *redact;  /* NULL: no redaction; owned by the rule */
 } rule_t;
 
 typedef struct rules {
@@ -57,8 +74,11 @@ typedef struct rules_input {
     uint8_t ip_version;
     const uint8_t *src_addr, *dst_addr; /* 4 or 16 bytes */
     uint16_t src_port, dst_port;
-    unsigned transport; /* one RULE_TRANSPORT_* bit */
-    ha_bytes_t method;  /* request method, or the CSeq method of a response */
+    unsigned transport;    /* one RULE_TRANSPORT_* bit; 0 unknown (relayed, other protocol) */
+    ha_bytes_t method;     /* request method, or the CSeq method of a response; empty: not SIP */
+    uint8_t proto_type;    /* HEP protocol type; captured SIP is 1 */
+    const char *input;     /* NULL: captured; else the listener's name... */
+    const char *input_url; /* ...and URL */
 } rules_input_t;
 
 /* First matching rule, or NULL. */
@@ -72,6 +92,9 @@ int rules_parse_port_range(const char *text, rule_port_range_t *out);
 int rules_parse_transport(const char *text, unsigned *bit);
 /* The name of one RULE_TRANSPORT_* bit ("udp", ...). */
 const char *rules_transport_name(unsigned bit);
+
+/* The transport bit of an IP protocol number (17, 6, 132), 0 for others. */
+unsigned rules_transport_of(uint8_t ip_proto);
 
 void rules_free(rules_t *rules);
 

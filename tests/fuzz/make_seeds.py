@@ -8,6 +8,7 @@ usage: make_seeds.py OUTDIR   writes OUTDIR/<target>/... for each fuzz target:
   sip     the SIP payloads of the UDP captures
   hep     the HEP test vectors
   hepin   the HEP test vectors and the malformed-HEP corpus (tests/hepin/malformed)
+  redact  the SIP seeds, each behind a policy byte (0-7, fuzz_redact.c)
   config  conf/hepagent.json and the example configs
   pcapng  the pcapng captures
   spool   spool segments (magic, length, CRC-32, packet) of the HEP vectors:
@@ -99,6 +100,7 @@ def main():
                     payload = fr[14 + (fr[14] & 15) * 4 + 8:]
                     if payload[:3] in (b"SIP",) or b" SIP/2.0" in payload[:200]:
                         write(out, "sip", "%s_%d" % (name, i), payload)
+                        write(out, "redact", "%s_%d" % (name, i), bytes([i % 8]) + payload)
     for path in sorted(glob.glob(os.path.join(REPO, "tests/pcap/media/*.pcap"))):
         write(out, "rtp", os.path.basename(path), rtp_records(path))
     records = []
