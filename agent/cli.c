@@ -37,6 +37,10 @@ const cli_option_t cli_options[] = {
     {"check", 't', no_argument, NULL, NULL,
      "validate the configuration (including BPF syntax and TLS files) and exit: 0 valid, 2 "
      "invalid"},
+    {"listen", CLI_LISTEN, required_argument, "URL", NULL,
+     "receive HEP on URL and relay it: `udp://0.0.0.0:9060`, `tcp://[::]:9061`, "
+     "`tls://...` (certificate from `inputs[]` in the config); repeatable; replaces the "
+     "config's `inputs`; without `-c`, `-i` or `-r` nothing is captured"},
     {"trace", 'A', no_argument, NULL, "Console (like tcpdump -A, but whole SIP messages)",
      "print each matched SIP message: time, transport, src -> dst, size, then the text; "
      "without `-c` or `-H` nothing is sent, otherwise it is sent as well"},

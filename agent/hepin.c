@@ -332,8 +332,10 @@ static void hepin_add_missing(hepin_writer_t *w, const hepin_packet_t *p, const 
         hepin_generic(w, HEP_CHUNK_CAPTURE_ID, (ha_bytes_t){capture_id, 4});
     if (rw->auth == HEPIN_AUTH_REPLACE && !hepin_has(p, HEP_CHUNK_AUTH_KEY))
         hepin_generic(w, HEP_CHUNK_AUTH_KEY, rw->auth_key);
-    if (rw->correlation_id.len && !hepin_has(p, HEP_CHUNK_CORRELATION_ID))
-        hepin_generic(w, HEP_CHUNK_CORRELATION_ID, rw->correlation_id);
+    if (!hepin_has(p, HEP_CHUNK_CORRELATION_ID) &&
+        (rw->correlation_new.len || rw->correlation_id.len))
+        hepin_generic(w, HEP_CHUNK_CORRELATION_ID,
+                      rw->correlation_new.len ? rw->correlation_new : rw->correlation_id);
     if (rw->node_name.len && !hepin_has(p, HEP_CHUNK_NODE_NAME))
         hepin_generic(w, HEP_CHUNK_NODE_NAME, rw->node_name);
     if (rw->relay_id && !p->relay_path.ptr) hepin_path(w, (ha_bytes_t){NULL, 0}, rw->relay_id);
@@ -368,6 +370,9 @@ int hepin_rewrite(const hepin_packet_t *p, const hepin_rewrite_t *rw, uint8_t *o
             break;
         case HEP_CHUNK_NODE_NAME:
             if (rw->node_name.len) data = rw->node_name;
+            break;
+        case HEP_CHUNK_CORRELATION_ID:
+            if (rw->correlation_new.len) data = rw->correlation_new;
             break;
         case HEP_CHUNK_AUTH_KEY:
             if (rw->auth == HEPIN_AUTH_STRIP) continue;

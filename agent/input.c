@@ -62,7 +62,9 @@ struct input_set {
     input_packet_cb cb;
     void *ctx;
     uv_timer_t sweep;
-    size_t handles_open; /* freed when libuv has let go of the last one */
+    size_t handles_open; /* freed when libuv has let go of the last one... */
+    int stopped;
+    int free_asked; /* ...and input_set_free was called */
     uint8_t conv[HEP_MAX_PACKET];
     /* UDP batch, shared by every UDP input (one thread) */
     uint8_t *slots;
@@ -639,7 +641,7 @@ int input_set_start(uv_loop_t *loop, const input_config_t *cfgs, size_t count, i
     set->sweep.data = set;
     set->handles_open++;
     if (rc != HA_OK) {
-        input_set_stop(set);
+        input_set_free(set);
         return rc;
     }
     uv_timer_start(&set->sweep, input_sweep_cb, sweep_ms, sweep_ms);
@@ -649,10 +651,10 @@ int input_set_start(uv_loop_t *loop, const input_config_t *cfgs, size_t count, i
 }
 
 /* libuv calls close callbacks in no order we may rely on: the set goes
- * with the last of its handles. */
+ * once the last of its handles is released and input_set_free was called. */
 static void input_set_release(input_set_t *set)
 {
-    if (--set->handles_open) return;
+    if (set->handles_open || !set->free_asked) return;
     for (size_t i = 0; i < set->count; i++) {
         if (set->items[i].tls) SSL_CTX_free(set->items[i].tls);
         input_config_free(&set->items[i].cfg);
@@ -665,17 +667,21 @@ static void input_set_release(input_set_t *set)
 static void input_listener_closed(uv_handle_t *h)
 {
     input_t *in = h->data;
+    in->set->handles_open--;
     input_set_release(in->set);
 }
 
 static void input_sweep_closed(uv_handle_t *h)
 {
-    input_set_release(h->data);
+    input_set_t *set = h->data;
+    set->handles_open--;
+    input_set_release(set);
 }
 
 void input_set_stop(input_set_t *set)
 {
-    if (!set) return;
+    if (!set || set->stopped) return;
+    set->stopped = 1;
     for (size_t i = 0; i < set->count; i++) {
         input_t *in = &set->items[i];
         while (in->conns)
@@ -689,6 +695,14 @@ void input_set_stop(input_set_t *set)
     }
     uv_timer_stop(&set->sweep);
     uv_close((uv_handle_t *)&set->sweep, input_sweep_closed);
+}
+
+void input_set_free(input_set_t *set)
+{
+    if (!set) return;
+    input_set_stop(set);
+    set->free_asked = 1;
+    input_set_release(set);
 }
 
 /* ---- accessors and counters --------------------------------------------- */

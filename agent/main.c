@@ -4,11 +4,15 @@
 #include "hepagent/cli.h"
 #include "hepagent/config.h"
 #include "hepagent/config_schema.h"
+#include "hepagent/dedup.h"
+#include "hepagent/input.h"
 #include "hepagent/log.h"
 #include "hepagent/metrics.h"
 #include "hepagent/pcapout.h"
 #include "hepagent/pipeline.h"
 #include "hepagent/privdrop.h"
+#include "hepagent/redact.h"
+#include "hepagent/relay.h"
 #include "hepagent/sdnotify.h"
 #include "hepagent/sender.h"
 #include "hepagent/stats.h"
@@ -72,6 +76,14 @@ typedef struct app {
     pcap_out_t *frames_out;
     frame_keeper_t *keeper;
     pcap_out_t *hep_out;
+    msgframe_t *synth;
+    /* the relay: HEP listeners (--listen) */
+    const char **listen;
+    int relay_only; /* --listen without -c, -i or -r: nothing is captured */
+    input_set_t *inputs;
+    relay_t *relay;
+    dedup_t *dedup;
+    redact_stats_t redact_stats;
 } app_t;
 
 /* ---- command line ------------------------------------------------------ */
@@ -209,6 +221,9 @@ static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
         case 'q':
             app->quiet = 1;
             break;
+        case CLI_LISTEN:
+            if (list_add(&app->listen, optarg) != HA_OK) return EXIT_RUNTIME;
+            break;
         case 'Z':
             app->priv.user = optarg;
             break;
@@ -316,6 +331,10 @@ static void visit_all_stats(app_t *app, const stats_visitor_t *v)
     for (size_t i = 0; i < app->source_count; i++)
         if (app->sources[i]) capture_visit_stats(app->sources[i], v);
     if (app->sender) sender_visit_stats(app->sender, v);
+    if (app->inputs) input_set_visit_stats(app->inputs, v);
+    if (app->relay) relay_visit_stats(app->relay, v);
+    if (app->dedup) dedup_visit_stats(app->dedup, v);
+    redact_visit_stats(&app->redact_stats, v);
     if (app->metrics) metrics_visit_stats(app->metrics, v);
     stats_emit(v, "reloads.ok", NULL, NULL, STATS_COUNTER, app->reloads_ok,
                "configuration reloads (SIGHUP) that took effect");
@@ -407,6 +426,7 @@ static void begin_shutdown(app_t *app, const char *why)
     sdnotify_stopping(&app->notify);
     for (size_t i = 0; i < app->source_count; i++)
         capture_stop(app->sources[i]);
+    input_set_stop(app->inputs);
     app->drain_deadline = uv_now(app->loop) + app->cfg->shutdown_timeout_ms;
     uv_timer_start(&app->drain_timer, drain_cb, 0, 10);
 }
@@ -449,7 +469,9 @@ static void on_source_done(void *ctx, capture_t *cap, int failed)
         app->live_running--;
         app->exit_code = EXIT_RUNTIME;
     }
-    if (app->files_left == 0 && app->live_running == 0) begin_shutdown(app, "no source left");
+    /* a relay runs on after its files, as a daemon */
+    if (app->files_left == 0 && app->live_running == 0 && !app->listen)
+        begin_shutdown(app, "no source left");
 }
 
 /* ---- signals ----------------------------------------------------------- */
@@ -496,6 +518,7 @@ static int reload_config(app_t *app, char *err, size_t errlen)
     }
     log_set_level(next->log_level);
     pipeline_set_config(&app->pipeline, next);
+    if (app->relay) app->relay->cfg = next;
     config_free(app->cfg);
     app->cfg = next;
     start_summary(app); /* stats.interval_s may have changed */
@@ -658,6 +681,51 @@ static int drop_privileges(app_t *app)
     return EXIT_OK;
 }
 
+/* --listen: the HEP inputs and the relay behind them (the sender joins it
+ * once it exists: the listeners open with the privileged sockets). */
+static int open_relay(app_t *app)
+{
+    size_t n = 0;
+    while (app->listen && app->listen[n])
+        n++;
+    if (n == 0) return EXIT_OK;
+    char err[HA_ERRLEN * 2];
+    input_config_t *cfgs = calloc(n, sizeof(*cfgs));
+    app->relay = calloc(1, sizeof(*app->relay));
+    if (!cfgs || !app->relay) {
+        free(cfgs);
+        return EXIT_RUNTIME;
+    }
+    int rc = EXIT_OK;
+    for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
+        if (input_parse_url(app->listen[i], &cfgs[i], err, sizeof(err)) != HA_OK) {
+            log_fatal("--listen: %s", err);
+            rc = EXIT_USAGE;
+        }
+    }
+    relay_init(app->relay, app->cfg, NULL);
+    app->relay->console = &app->pipeline;
+    app->relay->dedup = app->dedup;
+    app->relay->redact_stats = &app->redact_stats;
+    if (rc == EXIT_OK && input_set_start(app->loop, cfgs, n, relay_packet, app->relay, &app->inputs,
+                                         err, sizeof(err)) != HA_OK) {
+        log_fatal("%s", err);
+        rc = EXIT_RUNTIME;
+    }
+    for (size_t i = 0; i < n; i++)
+        input_config_free(&cfgs[i]);
+    free(cfgs);
+    return rc;
+}
+
+/* Whether some rule redacts: then -w writes frames made for each message. */
+static int config_redacts(const config_t *cfg)
+{
+    for (size_t i = 0; i < cfg->rules.count; i++)
+        if (cfg->rules.items[i].redact) return 1;
+    return 0;
+}
+
 /* Everything that needs CAP_NET_RAW or a port below 1024: the capture
  * handles and the listening sockets (the metrics endpoint; HEP listeners
  * open here too). drop_privileges() follows at once. */
@@ -674,7 +742,8 @@ static int open_privileged(app_t *app)
         log_fatal("-Z: %s", err);
         return EXIT_RUNTIME;
     }
-    int rc = open_sources(app);
+    int rc = app->relay_only ? EXIT_OK : open_sources(app);
+    if (rc == EXIT_OK) rc = open_relay(app);
     if (rc != EXIT_OK) return rc;
     if (metrics_listen(app) && metrics_start(app->loop, metrics_listen(app), visit_all_cb, app,
                                              &app->metrics, err, sizeof(err)) != HA_OK) {
@@ -710,6 +779,12 @@ static int open_console(app_t *app)
         app->keeper = frame_keeper_new(app->frames_out, 65536, 32 << 20);
         if (!app->keeper) return EXIT_RUNTIME;
         app->pipeline.keeper = app->keeper;
+        /* a redacted or relayed message has no frames of its own to write */
+        if (app->listen || config_redacts(app->cfg)) {
+            app->synth = msgframe_new(app->frames_out);
+            if (!app->synth) return EXIT_RUNTIME;
+            app->pipeline.synth = app->synth;
+        }
     }
     if (app->hep_pcap_path) {
         app->hep_out = pcap_out_open(app->hep_pcap_path, err, sizeof(err));
@@ -732,6 +807,8 @@ static void close_console(app_t *app)
     if (app->tracer && app->trace && app->trace_opts.call_summary) trace_print_calls(app->tracer);
     fflush(stdout);
     frame_keeper_free(app->keeper);
+    msgframe_free(app->synth);
+    app->synth = NULL;
     if (app->frames_out && pcap_out_skipped(app->frames_out))
         log_warn("-w: %llu frames of other link types left out (use a .pcapng name)",
                  (unsigned long long)pcap_out_skipped(app->frames_out));
@@ -745,6 +822,8 @@ static void close_console(app_t *app)
 
 static void cleanup(app_t *app)
 {
+    input_set_free(app->inputs);
+    app->inputs = NULL;
     for (size_t i = 0; i < app->source_count; i++)
         capture_destroy(app->sources[i]);
     app->source_count = 0;
@@ -758,6 +837,9 @@ static void cleanup(app_t *app)
     close_console(app);
     pipeline_free(&app->pipeline);
     config_free(app->cfg);
+    free(app->relay);
+    dedup_free(app->dedup);
+    free((void *)app->listen);
     free(app->sources);
     free((void *)app->ov.interfaces);
     free((void *)app->ov.files);
@@ -796,6 +878,8 @@ int main(int argc, char **argv)
     else if (log_stderr_is_journal())
         log_set_output(LOG_TO_JOURNAL);
 
+    /* a relay given no capture source captures nothing */
+    app.relay_only = app.listen && !app.config_path && !app.ov.interfaces && !app.ov.files;
     if (!app.config_path) app.config_path = config_default_path();
     if (config_load(app.config_path, &app.ov, &app.cfg, err, sizeof(err)) != HA_OK) {
         log_fatal("%s", err);
@@ -827,6 +911,7 @@ int main(int argc, char **argv)
     rc = drop_privileges(&app);
     if (rc != EXIT_OK) goto out;
     rc = sender_create(app.loop, app.cfg, &app.stats, &app.sender, err, sizeof(err));
+    if (rc == HA_OK && app.relay) app.relay->sender = app.sender;
     if (rc != HA_OK) {
         /* a TLS file or spool directory -t refuses is refused here the same way */
         log_fatal("%s%s", rc == HA_EINVAL ? "config: " : "", err);
@@ -838,6 +923,7 @@ int main(int argc, char **argv)
         rc = EXIT_RUNTIME;
         goto out;
     }
+    app.pipeline.redact_stats = &app.redact_stats;
     rc = open_console(&app);
     if (rc != EXIT_OK) goto out;
     uv_timer_init(app.loop, &app.drain_timer);

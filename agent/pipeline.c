@@ -81,6 +81,58 @@ void pipeline_free(pipeline_t *p)
     p->sctp = NULL;
 }
 
+int pipeline_console(pipeline_t *p, const packet_t *pkt, unsigned transport, const uint8_t *data,
+                     size_t len, const sip_msg_t *sip, uint64_t ts_sec, uint32_t ts_usec,
+                     int own_frames)
+{
+    if (!p->trace && !p->keeper && !p->synth && !p->limit) return 1;
+    if (p->limit && p->shown >= p->limit) return 0; /* --count reached: nothing more */
+    if (p->trace && !trace_wants(p->trace, sip)) return 1;
+    p->shown++;
+    if (p->print) trace_message(p->trace, pkt, transport, data, len, sip, ts_sec, ts_usec);
+    if (p->synth) {
+        /* -w when some rule redacts or HEP comes in: every message in frames made for it */
+        msgframe_msg_t m = {.ts_sec = ts_sec,
+                            .ts_usec = ts_usec,
+                            .ip_version = pkt->ip_version,
+                            .ip_proto = pkt->l4_proto,
+                            .src_addr = pkt->src_addr,
+                            .dst_addr = pkt->dst_addr,
+                            .src_port = pkt->src_port,
+                            .dst_port = pkt->dst_port,
+                            .has_vlan = pkt->vlan_count > 0,
+                            .vlan = packet_vlan(pkt),
+                            .data = data,
+                            .len = len};
+        msgframe_write(p->synth, &m);
+    } else if (p->keeper && own_frames) {
+        frame_keeper_message(p->keeper, pkt, ts_sec, ts_usec);
+    }
+    if (p->limit && p->shown == p->limit && p->on_limit) p->on_limit(p->limit_ctx);
+    return 1;
+}
+
+/* The keys that identify a message to the de-duplication table. */
+static int pipeline_duplicate(pipeline_t *p, const packet_t *pkt, const uint8_t *data, size_t len,
+                              uint64_t ts_sec, uint32_t ts_usec)
+{
+    if (!p->dedup) return 0;
+    dedup_key_t k = {.proto_type = HEP_PROTO_TYPE_SIP,
+                     .ip_proto = pkt->l4_proto,
+                     .ip_version = pkt->ip_version,
+                     .src_addr = pkt->src_addr,
+                     .dst_addr = pkt->dst_addr,
+                     .src_port = pkt->src_port,
+                     .dst_port = pkt->dst_port,
+                     .payload = {data, len}};
+    return dedup_seen(p->dedup, &k, ts_sec, ts_usec);
+}
+
+static ha_bytes_t pipeline_text(const char *s)
+{
+    return (ha_bytes_t){(const uint8_t *)s, s ? strlen(s) : 0};
+}
+
 void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, const uint8_t *data,
                       size_t len, const sip_msg_t *sip, uint64_t ts_sec, uint32_t ts_usec)
 {
@@ -98,6 +150,7 @@ void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, co
         .dst_port = pkt->dst_port,
         .transport = transport,
         .method = sip->is_request ? sip->method : sip->cseq_method,
+        .proto_type = HEP_PROTO_TYPE_SIP,
     };
     const rule_t *rule = rules_match(&cfg->rules, &in);
     if (!rule) {
@@ -109,16 +162,21 @@ void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, co
         p->stats->rules_dropped++;
         return;
     }
-    p->stats->rules_sent++;
-    if (p->trace || p->keeper || p->limit) {
-        if (p->limit && p->shown >= p->limit) return; /* --count reached: nothing more */
-        if (!p->trace || trace_wants(p->trace, sip)) {
-            p->shown++;
-            if (p->print) trace_message(p->trace, pkt, transport, data, len, sip, ts_sec, ts_usec);
-            if (p->keeper) frame_keeper_message(p->keeper, pkt, ts_sec, ts_usec);
-            if (p->limit && p->shown == p->limit && p->on_limit) p->on_limit(p->limit_ctx);
-        }
+    if (pipeline_duplicate(p, pkt, data, len, ts_sec, ts_usec)) return;
+    /* what leaves by any way is the redacted message */
+    sip_msg_t redacted_sip;
+    if (rule->redact) {
+        int n =
+            redact_sip(rule->redact, data, len, p->redacted, sizeof(p->redacted), p->redact_stats);
+        if (n < 0) return;
+        data = p->redacted;
+        len = (size_t)n;
+        sip_parse(data, len, &redacted_sip);
+        sip = &redacted_sip;
     }
+    p->stats->rules_sent++;
+    if (!pipeline_console(p, pkt, transport, data, len, sip, ts_sec, ts_usec, !rule->redact))
+        return;
     if (!p->sender) return;
 
     hep_msg_t msg;
@@ -133,15 +191,14 @@ void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, co
     msg.ts_usec = ts_usec;
     msg.proto_type = HEP_PROTO_TYPE_SIP;
     msg.capture_id = rule->has_capture_id ? rule->capture_id : cfg->capture_id;
-    if (cfg->auth_key)
-        msg.auth_key = (ha_bytes_t){(const uint8_t *)cfg->auth_key, strlen(cfg->auth_key)};
+    if (!rule->strip_auth_key)
+        msg.auth_key = pipeline_text(rule->auth_key ? rule->auth_key : cfg->auth_key);
     msg.correlation_id = sip->call_id;
     if (pkt->vlan_count) {
         msg.has_vlan = 1;
         msg.vlan = packet_vlan(pkt);
     }
-    if (cfg->node_name)
-        msg.node_name = (ha_bytes_t){(const uint8_t *)cfg->node_name, strlen(cfg->node_name)};
+    msg.node_name = pipeline_text(rule->node_name ? rule->node_name : cfg->node_name);
     msg.payload = (ha_bytes_t){data, len};
     sender_submit(p->sender, &msg);
 }

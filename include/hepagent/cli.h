@@ -20,6 +20,7 @@ enum {
     CLI_TO,
     CLI_HEP_PCAP,
     CLI_COUNT,
+    CLI_LISTEN,
     CLI_HELP_CONFIG,
     CLI_REFERENCE, /* hidden: prints a documentation block (man pages, README) */
     CLI_GROUP,

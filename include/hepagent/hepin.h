@@ -106,10 +106,11 @@ typedef struct hepin_rewrite {
     uint32_t capture_id;
     ha_bytes_t node_name; /* len > 0: replaces or adds the node name */
     hepin_auth_t auth;
-    ha_bytes_t auth_key;       /* for HEPIN_AUTH_REPLACE */
-    ha_bytes_t correlation_id; /* len > 0: added when the packet has none */
-    const ha_bytes_t *payload; /* non-NULL: replaces the payload (sent as 0x000f) */
-    uint32_t relay_id;         /* non-zero: appended to the relay path chunk */
+    ha_bytes_t auth_key;        /* for HEPIN_AUTH_REPLACE */
+    ha_bytes_t correlation_id;  /* len > 0: added when the packet has none */
+    ha_bytes_t correlation_new; /* len > 0: replaces the correlation id (redacted Call-ID) */
+    const ha_bytes_t *payload;  /* non-NULL: replaces the payload (sent as 0x000f) */
+    uint32_t relay_id;          /* non-zero: appended to the relay path chunk */
 } hepin_rewrite_t;
 
 /* Writes p with rw applied into out (cap bytes): chunks in their order, the

@@ -90,8 +90,11 @@ int input_set_start(uv_loop_t *loop, const input_config_t *cfgs, size_t count, i
                     void *ctx, input_set_t **out, char *err, size_t errlen);
 /* Checks what an input needs from files (TLS certificate, key, CA). */
 int input_check(const input_config_t *cfg, char *err, size_t errlen);
-/* Closes every socket; the loop must run once more to release handles. */
+/* Closes every socket; the counters stay readable until input_set_free. */
 void input_set_stop(input_set_t *set);
+/* Stops if needed, and frees the set once the loop has released its
+ * handles (the loop must run once more). */
+void input_set_free(input_set_t *set);
 void input_set_visit_stats(const input_set_t *set, const stats_visitor_t *v);
 
 const char *input_name(const input_t *in);

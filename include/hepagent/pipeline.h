@@ -9,9 +9,12 @@
 #include <stdio.h>
 
 #include "hepagent/config.h"
+#include "hepagent/dedup.h"
 #include "hepagent/ipfrag.h"
 #include "hepagent/packet.h"
+#include "hepagent/msgframe.h"
 #include "hepagent/pcapout.h"
+#include "hepagent/redact.h"
 #include "hepagent/sctp.h"
 #include "hepagent/sender.h"
 #include "hepagent/sip.h"
@@ -27,15 +30,19 @@ typedef struct pipeline {
     tcpstream_t *tcp;
     sctp_t *sctp;
     int warned_truncated;
-    uint64_t *rule_matched; /* per rule of cfg, see pipeline_visit_stats */
+    uint64_t *rule_matched;       /* per rule of cfg, see pipeline_visit_stats */
+    dedup_t *dedup;               /* NULL: no de-duplication */
+    redact_stats_t *redact_stats; /* where redaction is counted (shared with the relay) */
     /* what the person at the console asked for: all optional */
     trace_t *trace;         /* -A and the console filters (--call-id, ...) */
     int print;              /* -A: print matched messages (else only filter) */
     frame_keeper_t *keeper; /* -w: write their frames */
+    msgframe_t *synth;      /* -w with redaction or HEP inputs: frames made for every message */
     uint64_t limit;         /* --count: stop after this many (0: no limit) */
     uint64_t shown;         /* matched messages that passed the trace filters */
     void (*on_limit)(void *ctx);
     void *limit_ctx;
+    uint8_t redacted[HEP_MAX_PACKET];
 } pipeline_t;
 
 /* Creates the reassembly tables from cfg's limits (they stay for the life
@@ -51,6 +58,13 @@ void pipeline_frame(pipeline_t *p, const struct pcap_pkthdr *hdr, const uint8_t 
 /* One whole SIP message found in pkt's flow, first byte captured at ts. */
 void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, const uint8_t *data,
                       size_t len, const sip_msg_t *sip, uint64_t ts_sec, uint32_t ts_usec);
+
+/* The console side of a message about to be sent (-A, -w, --count): 0 when
+ * --count was reached before it, and it must not be sent. own_frames: its
+ * captured frames may be written as they are. Also for relayed messages. */
+int pipeline_console(pipeline_t *p, const packet_t *pkt, unsigned transport, const uint8_t *data,
+                     size_t len, const sip_msg_t *sip, uint64_t ts_sec, uint32_t ts_usec,
+                     int own_frames);
 
 /* Reports the reassembly tables' counters and levels. */
 void pipeline_visit_stats(const pipeline_t *p, const stats_visitor_t *v);

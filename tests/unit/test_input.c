@@ -79,6 +79,7 @@ static void stop(fixture_t *f)
 {
     input_set_stop(f->set);
     uv_run(&f->loop, UV_RUN_DEFAULT);
+    input_set_free(f->set);
     assert_int_equal(uv_loop_close(&f->loop), 0);
 }
 
