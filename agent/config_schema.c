@@ -178,6 +178,161 @@ static int cfg_rule_capture_id(cfg_ctx_t *ctx, json_object *v, void *base)
     return HA_OK;
 }
 
+/* A list of strings (names, header names), each non-empty and short. */
+static int cfg_string_item(cfg_ctx_t *ctx, json_object *v, char **list, size_t *count)
+{
+    if (!json_object_is_type(v, json_type_string))
+        return cfg_fail(ctx, "must be a string, not %s", cfg_type_name(v));
+    const char *str = json_object_get_string(v);
+    if (!str[0] || strlen(str) > 255 || strlen(str) != (size_t)json_object_get_string_len(v))
+        return cfg_fail(ctx, "must be 1 to 255 characters");
+    return (list[(*count)++] = strdup(str)) ? HA_OK : HA_ENOMEM;
+}
+
+static char **cfg_string_list_alloc(json_object *v)
+{
+    return calloc(json_object_is_type(v, json_type_array) ? json_object_array_length(v) + 1 : 1,
+                  sizeof(char *));
+}
+
+static int cfg_rule_input(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    rule_t *rule = base;
+    return cfg_string_item(ctx, v, rule->inputs, &rule->input_count);
+}
+
+static int cfg_rule_inputs(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    rule_t *rule = base;
+    if (!(rule->inputs = cfg_string_list_alloc(v))) return HA_ENOMEM;
+    return cfg_each(ctx, v, NULL, base, cfg_rule_input);
+}
+
+static void cfg_rule_inputs_release(void *base)
+{
+    rule_t *r = base;
+    cfg_free_strings(r->inputs, r->input_count);
+    r->inputs = NULL;
+    r->input_count = 0;
+}
+
+static int cfg_rule_proto_type(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    rule_t *rule = base;
+    int64_t t;
+    int rc = cfg_integer_value(ctx, v, 1, 255, &t);
+    if (rc == HA_OK) rule->proto_types[rule->proto_type_count++] = (uint8_t)t;
+    return rc;
+}
+
+static int cfg_rule_proto_types(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    rule_t *rule = base;
+    if (json_object_is_type(v, json_type_array) &&
+        !(rule->proto_types = calloc(json_object_array_length(v) + 1, 1)))
+        return HA_ENOMEM;
+    return cfg_each(ctx, v, NULL, base, cfg_rule_proto_type);
+}
+
+static void cfg_rule_proto_types_release(void *base)
+{
+    rule_t *r = base;
+    free(r->proto_types);
+    r->proto_types = NULL;
+    r->proto_type_count = 0;
+}
+
+static int cfg_redact_header(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    redact_config_t *c = &((rule_t *)base)->redact_cfg;
+    return cfg_string_item(ctx, v, c->headers, &c->header_count);
+}
+
+static int cfg_redact_headers(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    redact_config_t *c = &((rule_t *)base)->redact_cfg;
+    if (!(c->headers = cfg_string_list_alloc(v))) return HA_ENOMEM;
+    return cfg_each(ctx, v, NULL, base, cfg_redact_header);
+}
+
+static int cfg_redact_drop_header(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    redact_config_t *c = &((rule_t *)base)->redact_cfg;
+    return cfg_string_item(ctx, v, c->drop_headers, &c->drop_count);
+}
+
+static int cfg_redact_drop_headers(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    redact_config_t *c = &((rule_t *)base)->redact_cfg;
+    if (!(c->drop_headers = cfg_string_list_alloc(v))) return HA_ENOMEM;
+    return cfg_each(ctx, v, NULL, base, cfg_redact_drop_header);
+}
+
+/* {"application/sdp": "blank", "*": "drop"}: first match wins, in order. */
+static int cfg_redact_bodies(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    static const char *const actions[] = {"keep", "blank", "drop"};
+    redact_config_t *c = &((rule_t *)base)->redact_cfg;
+    if (!json_object_is_type(v, json_type_object))
+        return cfg_fail(ctx,
+                        "must be an object of content type: \"keep\", \"blank\" or "
+                        "\"drop\", not %s",
+                        cfg_type_name(v));
+    c->bodies = calloc((size_t)json_object_object_length(v) + 1, sizeof(*c->bodies));
+    if (!c->bodies) return HA_ENOMEM;
+    json_object_object_foreach(v, type, action)
+    {
+        size_t saved = cfg_push_key(ctx, type);
+        size_t a = 0;
+        while (a < 3 && !(json_object_is_type(action, json_type_string) &&
+                          strcmp(json_object_get_string(action), actions[a]) == 0))
+            a++;
+        if (a == 3) return cfg_fail(ctx, "must be \"keep\", \"blank\" or \"drop\"");
+        if (!type[0] || strlen(type) > 255 || strchr(type, ';'))
+            return cfg_fail(ctx, "is not a content type (type/subtype, type/*, or *)");
+        char *t = strdup(type);
+        if (!t) return HA_ENOMEM;
+        c->bodies[c->body_count++] = (redact_body_rule_t){t, (redact_body_t)a};
+        cfg_pop(ctx, saved);
+    }
+    return HA_OK;
+}
+
+static void cfg_redact_release(void *base)
+{
+    rule_t *r = base;
+    redact_free(r->redact);
+    r->redact = NULL;
+    redact_config_free(&r->redact_cfg);
+}
+
+static int cfg_input_allow_one(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    input_config_t *in = base;
+    if (!json_object_is_type(v, json_type_string))
+        return cfg_fail(ctx, "must be a string, not %s", cfg_type_name(v));
+    if (rules_parse_cidr(json_object_get_string(v), &in->allow[in->allow_count++]) != HA_OK)
+        return cfg_fail(ctx, "\"%s\" is not an IP address or CIDR", json_object_get_string(v));
+    return HA_OK;
+}
+
+static int cfg_input_allow(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    input_config_t *in = base;
+    if (json_object_is_type(v, json_type_array) &&
+        !(in->allow = calloc(json_object_array_length(v) + 1, sizeof(*in->allow))))
+        return HA_ENOMEM;
+    return cfg_each(ctx, v, NULL, base, cfg_input_allow_one);
+}
+
+static void cfg_input_allow_release(void *base)
+{
+    input_config_t *in = base;
+    free(in->allow);
+    in->allow = NULL;
+    in->allow_count = 0;
+}
+
 /* ---- checks across keys --------------------------------------------- */
 
 static int cfg_check_source(cfg_ctx_t *ctx, void *base)
@@ -202,6 +357,54 @@ static int cfg_check_rule(cfg_ctx_t *ctx, void *base)
             return cfg_fail(ctx, "\"%s\" is already the name of rules[%zu]", rule->name,
                             (size_t)(r - rules->items));
         }
+    }
+    return HA_OK;
+}
+
+static int cfg_check_redact(cfg_ctx_t *ctx, void *base)
+{
+    rule_t *rule = base;
+    redact_config_t *c = &rule->redact_cfg;
+    c->present = 1;
+    if (c->key && c->key_file) return cfg_fail(ctx, "give \"key\" or \"key_file\", not both");
+    char why[200];
+    rule->redact = redact_from_config(c, why, sizeof(why));
+    if (!rule->redact) return cfg_fail(ctx, "%s", why);
+    return HA_OK;
+}
+
+static int cfg_check_input(cfg_ctx_t *ctx, void *base)
+{
+    input_config_t *in = base;
+    char why[200];
+    if (input_config_url(in, why, sizeof(why)) != HA_OK) {
+        cfg_push_key(ctx, "url");
+        return cfg_fail(ctx, "%s", why);
+    }
+    const config_t *cfg = ctx->cfg;
+    for (const input_config_t *o = cfg->inputs; o < in; o++) {
+        if (strcmp(o->url, in->url) == 0) {
+            cfg_push_key(ctx, "url");
+            return cfg_fail(ctx, "\"%s\" is already inputs[%zu]", in->url,
+                            (size_t)(o - cfg->inputs));
+        }
+        if (in->name && o->name && strcmp(o->name, in->name) == 0) {
+            cfg_push_key(ctx, "name");
+            return cfg_fail(ctx, "\"%s\" is already the name of inputs[%zu]", in->name,
+                            (size_t)(o - cfg->inputs));
+        }
+    }
+    int has_tls = in->cert_file || in->key_file || in->ca_file;
+    if (has_tls != (in->transport == INPUT_TLS)) {
+        cfg_push_key(ctx, "tls");
+        return cfg_fail(ctx,
+                        has_tls ? "only for tls:// inputs (the url is %s)"
+                                : "a tls:// input needs tls.cert_file and tls.key_file (%s)",
+                        in->url);
+    }
+    if (has_tls && (!in->cert_file || !in->key_file)) {
+        cfg_push_key(ctx, "tls");
+        return cfg_fail(ctx, "needs both \"cert_file\" and \"key_file\"");
     }
     return HA_OK;
 }
@@ -268,6 +471,12 @@ static int cfg_check_document(cfg_ctx_t *ctx, void *base)
             cfg_push_key(ctx, "spool");
             return cfg_fail(ctx, "needs delivery.spool_dir");
         }
+    }
+    /* an empty list only for a relay that captures nothing */
+    if (cfg->sources && cfg->source_count == 0 && cfg->input_count == 0) {
+        cfg_push_key(ctx, "capture");
+        return cfg_fail(ctx, "must hold at least one source (leave \"capture\" out to capture "
+                             "on \"any\"; empty only with \"inputs\")");
     }
     /* no "capture" list: capture on every interface, as the built-in
      * default does ("every key is optional") */
@@ -451,6 +660,70 @@ static const cfg_key_t reassembly_keys[] = {
 static const cfg_section_t reassembly_section = {reassembly_keys, HA_ARRAY_LEN(reassembly_keys), 0,
                                                  cfg_check_reassembly};
 
+static const char *const redact_modes[] = {"hash", "mask", NULL};
+
+static const cfg_key_t redact_keys[] = {
+    {.name = "mode",
+     .type = CFG_ENUM,
+     FIELD(rule_t, redact_cfg.mode),
+     .choices = redact_modes,
+     .def = REDACT_HASH,
+     .help = "`hash`: HMAC-SHA-256 of the user part as digits (same number, same pseudonym); "
+             "`mask`: letters and digits to `x` but the last `keep_digits`"},
+    {.name = "key",
+     .type = CFG_STRING,
+     FIELD(rule_t, redact_cfg.key),
+     .max = 1024,
+     .flags = CFG_SECRET,
+     .help = "HMAC key, at least 16 characters (hash mode, `call_id`)"},
+    {.name = "key_file",
+     .type = CFG_STRING,
+     FIELD(rule_t, redact_cfg.key_file),
+     .max = 4096,
+     .help = "file holding the HMAC key (a trailing newline is ignored), instead of `key`"},
+    {.name = "hash_digits",
+     .type = CFG_UINT,
+     FIELD(rule_t, redact_cfg.hash_digits),
+     .min = 8,
+     .max = 19,
+     .def = REDACT_DEFAULT_HASH_DIGITS,
+     .help = "digits of a pseudonym (a leading `+` is kept)"},
+    {.name = "keep_digits",
+     .type = CFG_UINT,
+     FIELD(rule_t, redact_cfg.keep_digits),
+     .max = 32,
+     .def = REDACT_DEFAULT_KEEP_DIGITS,
+     .help = "mask mode: digits left visible at the end"},
+    {.name = "headers",
+     .type = CFG_CUSTOM,
+     .parse = cfg_redact_headers,
+     .if_empty = "must not be empty (leave the key out for the default list)",
+     .doc_type = "list of header names",
+     .doc_default = "Request-URI From To P-Asserted-Identity P-Preferred-Identity Contact "
+                    "Diversion Remote-Party-ID History-Info P-Called-Party-ID Refer-To "
+                    "Referred-By Authorization Proxy-Authorization",
+     .help = "whose URI user parts and display names are replaced; compact forms follow their "
+             "full name; `Request-URI` is the start line's"},
+    {.name = "drop_headers",
+     .type = CFG_CUSTOM,
+     .parse = cfg_redact_drop_headers,
+     .doc_type = "list of header names",
+     .help = "headers removed"},
+    {.name = "bodies",
+     .type = CFG_CUSTOM,
+     .parse = cfg_redact_bodies,
+     .doc_type = "object: content type to `keep` `blank` `drop`",
+     .doc_default = "keep",
+     .help = "`blank` empties the body (Content-Type stays), `drop` removes it with its "
+             "Content-* headers; `type/*` and `*` match many; Content-Length is always right"},
+    {.name = "call_id",
+     .type = CFG_BOOL,
+     FIELD(rule_t, redact_cfg.call_id),
+     .help = "replace the Call-ID, and the correlation id, by their keyed hash (needs a key)"},
+};
+static const cfg_section_t redact_section = {redact_keys, HA_ARRAY_LEN(redact_keys), 0,
+                                             cfg_check_redact};
+
 static const cfg_key_t rule_keys[] = {
     {.name = "name",
      .type = CFG_STRING,
@@ -501,12 +774,56 @@ static const cfg_key_t rule_keys[] = {
      .doc_type = "u32",
      .doc_default = "`agent.capture_id`",
      .help = "overrides `agent.capture_id` for what this rule sends"},
+    {.name = "inputs",
+     .type = CFG_CUSTOM,
+     .parse = cfg_rule_inputs,
+     .release = cfg_rule_inputs_release,
+     .if_empty = "must not be empty (leave the key out to match everything)",
+     .doc_type = "list of input names or URLs",
+     .help = "only packets received on these inputs (`inputs[].name` or `.url`); `\"capture\"` "
+             "names captured packets"},
+    {.name = "proto_types",
+     .type = CFG_CUSTOM,
+     .parse = cfg_rule_proto_types,
+     .release = cfg_rule_proto_types_release,
+     .if_empty = "must not be empty (leave the key out to match everything)",
+     .doc_type = "list of 1-255",
+     .help = "only these HEP protocol types (1 SIP, 5 RTCP, 34 QoS report, 100 log, ...); "
+             "captured SIP is 1"},
     {.name = "action",
      .type = CFG_ENUM,
      FIELD(rule_t, action),
      .choices = rule_actions,
      .def = RULE_SEND,
      .help = "what happens to a message this rule matches"},
+    {.name = "node_name",
+     .type = CFG_STRING,
+     FIELD(rule_t, node_name),
+     .max = 255,
+     .doc_default = "as received, or `agent.node_name`",
+     .help = "node name (chunk 0x0013) of what this rule sends: replaced or added"},
+    {.name = "auth_key",
+     .type = CFG_STRING,
+     FIELD(rule_t, auth_key),
+     .max = 255,
+     .flags = CFG_SECRET,
+     .doc_default = "as received, or `agent.auth_key`",
+     .help = "auth key (chunk 0x000e) of what this rule sends: replaced or added"},
+    {.name = "strip_auth_key",
+     .type = CFG_BOOL,
+     FIELD(rule_t, strip_auth_key),
+     .help = "send without an auth key"},
+    {.name = "add_correlation_id",
+     .type = CFG_BOOL,
+     FIELD(rule_t, add_correlation_id),
+     .help = "received SIP without a correlation id (chunk 0x0011) gets its Call-ID"},
+    {.name = "redact",
+     .type = CFG_OBJECT,
+     .section = &redact_section,
+     .doc_type = "object",
+     .help = "privacy: what is replaced or removed before the message leaves by any way (HEP, "
+             "`-w`, `--hep-pcap`, spool, `-A`)"},
+    {.name = "redacted", .type = CFG_CUSTOM, .release = cfg_redact_release, .flags = CFG_HIDDEN},
 };
 static const cfg_section_t rule_section = {rule_keys, HA_ARRAY_LEN(rule_keys), sizeof(rule_t),
                                            cfg_check_rule};
@@ -679,6 +996,112 @@ static const cfg_section_t stats_section = {stats_keys, HA_ARRAY_LEN(stats_keys)
 
 static const cfg_section_t agent_section = {agent_keys, HA_ARRAY_LEN(agent_keys), 0, NULL};
 
+static const cfg_key_t input_tls_keys[] = {
+    {.name = "cert_file",
+     .type = CFG_STRING,
+     FIELD(input_config_t, cert_file),
+     .max = 4096,
+     .help = "the listener's certificate chain (PEM)"},
+    {.name = "key_file",
+     .type = CFG_STRING,
+     FIELD(input_config_t, key_file),
+     .max = 4096,
+     .help = "its key (PEM)"},
+    {.name = "ca_file",
+     .type = CFG_STRING,
+     FIELD(input_config_t, ca_file),
+     .max = 4096,
+     .help = "when set, senders must present a certificate this CA signed"},
+};
+static const cfg_section_t input_tls_section = {input_tls_keys, HA_ARRAY_LEN(input_tls_keys), 0,
+                                                NULL};
+
+static const cfg_key_t input_keys[] = {
+    {.name = "url",
+     .type = CFG_STRING,
+     FIELD(input_config_t, url),
+     .max = 1024,
+     .flags = CFG_REQUIRED,
+     .help = "`udp://HOST:PORT`, `tcp://HOST:PORT` or `tls://HOST:PORT` to listen on (IPv6 as "
+             "`tcp://[::]:9061`)"},
+    {.name = "host", .type = CFG_STRING, FIELD(input_config_t, host), .flags = CFG_HIDDEN},
+    {.name = "name",
+     .type = CFG_STRING,
+     FIELD(input_config_t, name),
+     .max = 64,
+     .doc_default = "the url",
+     .help = "label in counters and `rules[].inputs`"},
+    {.name = "allow",
+     .type = CFG_CUSTOM,
+     .parse = cfg_input_allow,
+     .release = cfg_input_allow_release,
+     .if_empty = "must not be empty (leave the key out to let everyone in)",
+     .doc_type = "list of IPv4/IPv6 addresses or CIDRs",
+     .doc_default = "everyone",
+     .help = "senders let in; others are counted (`refused_address`) and dropped"},
+    {.name = "auth_key",
+     .type = CFG_STRING,
+     FIELD(input_config_t, auth_key),
+     .max = 255,
+     .flags = CFG_SECRET,
+     .help = "packets must carry this auth key (chunk 0x000e); others are counted (`bad_auth`)"},
+    {.name = "max_connections",
+     .type = CFG_UINT,
+     FIELD(input_config_t, max_connections),
+     .min = 1,
+     .max = 65535,
+     .def = INPUT_DEFAULT_MAX_CONNECTIONS,
+     .help = "TCP/TLS connections at once; more are closed at once (counted)"},
+    {.name = "idle_timeout_ms",
+     .type = CFG_UINT,
+     FIELD(input_config_t, idle_timeout_ms),
+     .min = 100,
+     .max = 86400000,
+     .def = INPUT_DEFAULT_IDLE_TIMEOUT_MS,
+     .help = "a connection silent this long is closed"},
+    {.name = "frame_timeout_ms",
+     .type = CFG_UINT,
+     FIELD(input_config_t, frame_timeout_ms),
+     .min = 100,
+     .max = 600000,
+     .def = INPUT_DEFAULT_FRAME_TIMEOUT_MS,
+     .help = "a packet (or TLS handshake) begun must be complete within this, else the "
+             "connection is closed (slow senders)"},
+    {.name = "recv_buffer_kb",
+     .type = CFG_UINT,
+     FIELD(input_config_t, recv_buffer_kb),
+     .min = 64,
+     .max = 1048576,
+     .def = INPUT_DEFAULT_RECV_BUFFER_KB,
+     .help = "UDP socket receive buffer, KiB (beyond net.core.rmem_max only as root)"},
+    {.name = "tls",
+     .type = CFG_OBJECT,
+     .section = &input_tls_section,
+     .doc_type = "object, `tls://` only",
+     .help = "the listener's certificate, and the CA of client certificates"},
+};
+static const cfg_section_t input_section = {input_keys, HA_ARRAY_LEN(input_keys),
+                                            sizeof(input_config_t), cfg_check_input};
+
+static const cfg_key_t dedup_keys[] = {
+    {.name = "window_ms",
+     .type = CFG_UINT,
+     FIELD(config_t, dedup.window_ms),
+     .max = 60000,
+     .def = 0,
+     .doc_default = "0 (off)",
+     .help = "a SIP message seen again within this (capture time) is not sent again; 50 "
+             "catches copies of two mirror ports and keeps SIP retransmissions (500 ms)"},
+    {.name = "max_entries",
+     .type = CFG_UINT,
+     FIELD(config_t, dedup.max_entries),
+     .min = 64,
+     .max = 16777216,
+     .def = DEDUP_DEFAULT_ENTRIES,
+     .help = "messages remembered (16 bytes each); enough for 20 window lengths of traffic"},
+};
+static const cfg_section_t dedup_section = {dedup_keys, HA_ARRAY_LEN(dedup_keys), 0, NULL};
+
 static const cfg_key_t document_keys[] = {
     {.name = "agent",
      .type = CFG_OBJECT,
@@ -689,7 +1112,7 @@ static const cfg_key_t document_keys[] = {
      .offset = offsetof(config_t, sources),
      .count_offset = offsetof(config_t, source_count),
      .section = &config_source_schema,
-     .if_empty = "must hold at least one source (leave \"capture\" out to capture on \"any\")",
+     .doc_type = "list (empty only with `inputs`)",
      .doc_default = "`[{\"interface\": \"any\"}]`",
      .help = "where to capture; `-i` and `-r` replace this list"},
     {.name = "decode",
@@ -724,6 +1147,20 @@ static const cfg_key_t document_keys[] = {
      .type = CFG_OBJECT,
      .section = &stats_section,
      .help = "the counters for monitoring: metrics endpoint and summary line"},
+    {.name = "inputs",
+     .type = CFG_LIST,
+     .offset = offsetof(config_t, inputs),
+     .count_offset = offsetof(config_t, input_count),
+     .section = &input_section,
+     .doc_type = "list",
+     .doc_default = "none",
+     .help = "HEP listeners: what they receive goes through the rules as captured SIP does "
+             "(the relay); `--listen` replaces this list"},
+    {.name = "dedup",
+     .type = CFG_OBJECT,
+     .section = &dedup_section,
+     .help = "sending a message seen twice (two interfaces, mirror ports, relaying sources) "
+             "once"},
 };
 
 const cfg_section_t config_schema = {document_keys, HA_ARRAY_LEN(document_keys), sizeof(config_t),

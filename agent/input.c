@@ -76,14 +76,13 @@ struct input_set {
 
 /* ---- configuration ------------------------------------------------------ */
 
-int input_parse_url(const char *url, input_config_t *cfg, char *why, size_t whylen)
+int input_config_url(input_config_t *cfg, char *why, size_t whylen)
 {
-    memset(cfg, 0, sizeof(*cfg));
     static const struct {
         const char *prefix;
         input_transport_t transport;
     } schemes[] = {{"udp://", INPUT_UDP}, {"tcp://", INPUT_TCP}, {"tls://", INPUT_TLS}};
-    const char *rest = NULL;
+    const char *url = cfg->url, *rest = NULL;
     for (size_t i = 0; i < HA_ARRAY_LEN(schemes); i++) {
         if (strncmp(url, schemes[i].prefix, strlen(schemes[i].prefix)) == 0) {
             rest = url + strlen(schemes[i].prefix);
@@ -103,8 +102,7 @@ int input_parse_url(const char *url, input_config_t *cfg, char *why, size_t whyl
         host_end = colon = strrchr(rest, ':');
     }
     if (!host_end || !colon || *colon != ':' || host_end == host) {
-        snprintf(why, whylen, "\"%s\": expected %sHOST:PORT (IPv6 in brackets)", url,
-                 cfg->transport == INPUT_UDP ? "udp://" : "tcp://");
+        snprintf(why, whylen, "\"%s\": expected SCHEME://HOST:PORT (IPv6 in brackets)", url);
         return HA_EINVAL;
     }
     char *end;
@@ -114,19 +112,28 @@ int input_parse_url(const char *url, input_config_t *cfg, char *why, size_t whyl
         snprintf(why, whylen, "\"%s\": the port must be a number from 0 to 65535", url);
         return HA_EINVAL;
     }
-    cfg->url = strdup(url);
+    free(cfg->host);
     cfg->host = strndup(host, (size_t)(host_end - host));
     cfg->port = (uint16_t)port;
-    cfg->max_connections = INPUT_DEFAULT_MAX_CONNECTIONS;
-    cfg->idle_timeout_ms = INPUT_DEFAULT_IDLE_TIMEOUT_MS;
-    cfg->frame_timeout_ms = INPUT_DEFAULT_FRAME_TIMEOUT_MS;
-    cfg->recv_buffer_kb = INPUT_DEFAULT_RECV_BUFFER_KB;
-    if (!cfg->url || !cfg->host) {
-        input_config_free(cfg);
+    if (!cfg->host) {
         snprintf(why, whylen, "out of memory");
         return HA_ENOMEM;
     }
     return HA_OK;
+}
+
+int input_parse_url(const char *url, input_config_t *cfg, char *why, size_t whylen)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->max_connections = INPUT_DEFAULT_MAX_CONNECTIONS;
+    cfg->idle_timeout_ms = INPUT_DEFAULT_IDLE_TIMEOUT_MS;
+    cfg->frame_timeout_ms = INPUT_DEFAULT_FRAME_TIMEOUT_MS;
+    cfg->recv_buffer_kb = INPUT_DEFAULT_RECV_BUFFER_KB;
+    cfg->url = strdup(url);
+    if (!cfg->url) return HA_ENOMEM;
+    int rc = input_config_url(cfg, why, whylen);
+    if (rc != HA_OK) input_config_free(cfg);
+    return rc;
 }
 
 void input_config_free(input_config_t *cfg)
@@ -142,7 +149,7 @@ void input_config_free(input_config_t *cfg)
     memset(cfg, 0, sizeof(*cfg));
 }
 
-static int input_copy_config(input_config_t *dst, const input_config_t *src)
+int input_copy_config(input_config_t *dst, const input_config_t *src)
 {
     *dst = *src;
     dst->url = strdup(src->url);

@@ -333,7 +333,7 @@ static void visit_all_stats(app_t *app, const stats_visitor_t *v)
     if (app->sender) sender_visit_stats(app->sender, v);
     if (app->inputs) input_set_visit_stats(app->inputs, v);
     if (app->relay) relay_visit_stats(app->relay, v);
-    if (app->dedup) dedup_visit_stats(app->dedup, v);
+    if (app->dedup && app->cfg->dedup.window_ms) dedup_visit_stats(app->dedup, v);
     redact_visit_stats(&app->redact_stats, v);
     if (app->metrics) metrics_visit_stats(app->metrics, v);
     stats_emit(v, "reloads.ok", NULL, NULL, STATS_COUNTER, app->reloads_ok,
@@ -470,7 +470,7 @@ static void on_source_done(void *ctx, capture_t *cap, int failed)
         app->exit_code = EXIT_RUNTIME;
     }
     /* a relay runs on after its files, as a daemon */
-    if (app->files_left == 0 && app->live_running == 0 && !app->listen)
+    if (app->files_left == 0 && app->live_running == 0 && !app->inputs)
         begin_shutdown(app, "no source left");
 }
 
@@ -519,6 +519,7 @@ static int reload_config(app_t *app, char *err, size_t errlen)
     log_set_level(next->log_level);
     pipeline_set_config(&app->pipeline, next);
     if (app->relay) app->relay->cfg = next;
+    dedup_reconfigure(app->dedup, &next->dedup);
     config_free(app->cfg);
     app->cfg = next;
     start_summary(app); /* stats.interval_s may have changed */
@@ -681,38 +682,65 @@ static int drop_privileges(app_t *app)
     return EXIT_OK;
 }
 
-/* --listen: the HEP inputs and the relay behind them (the sender joins it
- * once it exists: the listeners open with the privileged sockets). */
-static int open_relay(app_t *app)
+/* The config's inputs, or --listen's URLs (an input the config also has
+ * keeps its settings). */
+static int relay_inputs(app_t *app, input_config_t **out, size_t *count)
 {
+    const config_t *cfg = app->cfg;
     size_t n = 0;
     while (app->listen && app->listen[n])
         n++;
-    if (n == 0) return EXIT_OK;
-    char err[HA_ERRLEN * 2];
-    input_config_t *cfgs = calloc(n, sizeof(*cfgs));
-    app->relay = calloc(1, sizeof(*app->relay));
-    if (!cfgs || !app->relay) {
-        free(cfgs);
-        return EXIT_RUNTIME;
-    }
-    int rc = EXIT_OK;
-    for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
-        if (input_parse_url(app->listen[i], &cfgs[i], err, sizeof(err)) != HA_OK) {
+    if (!app->listen) n = cfg->input_count;
+    *count = n;
+    *out = calloc(n ? n : 1, sizeof(**out));
+    if (!*out) return EXIT_RUNTIME;
+    char err[HA_ERRLEN];
+    for (size_t i = 0; i < n; i++) {
+        const char *url = app->listen ? app->listen[i] : cfg->inputs[i].url;
+        const input_config_t *same = NULL;
+        for (size_t k = 0; k < cfg->input_count; k++)
+            if (strcmp(cfg->inputs[k].url, url) == 0) same = &cfg->inputs[k];
+        if (input_parse_url(url, &(*out)[i], err, sizeof(err)) != HA_OK) {
             log_fatal("--listen: %s", err);
-            rc = EXIT_USAGE;
+            return EXIT_USAGE;
+        }
+        if (same) {
+            input_config_free(&(*out)[i]);
+            if (input_copy_config(&(*out)[i], same) != HA_OK) return EXIT_RUNTIME;
+        } else if ((*out)[i].transport == INPUT_TLS) {
+            log_fatal("--listen: %s: a TLS input needs its certificate from inputs[] in the "
+                      "config",
+                      url);
+            return EXIT_USAGE;
         }
     }
-    relay_init(app->relay, app->cfg, NULL);
-    app->relay->console = &app->pipeline;
-    app->relay->dedup = app->dedup;
-    app->relay->redact_stats = &app->redact_stats;
-    if (rc == EXIT_OK && input_set_start(app->loop, cfgs, n, relay_packet, app->relay, &app->inputs,
-                                         err, sizeof(err)) != HA_OK) {
-        log_fatal("%s", err);
-        rc = EXIT_RUNTIME;
+    return EXIT_OK;
+}
+
+/* The HEP inputs and the relay behind them; they open with the privileged
+ * sockets, and the sender joins the relay once it exists. */
+static int open_relay(app_t *app)
+{
+    input_config_t *cfgs = NULL;
+    size_t n = 0;
+    int rc = relay_inputs(app, &cfgs, &n);
+    if (rc == EXIT_OK && n) {
+        char err[HA_ERRLEN * 2];
+        app->relay = calloc(1, sizeof(*app->relay));
+        if (!app->relay) rc = EXIT_RUNTIME;
+        if (rc == EXIT_OK) {
+            relay_init(app->relay, app->cfg, NULL);
+            app->relay->console = &app->pipeline;
+            app->relay->dedup = app->dedup;
+            app->relay->redact_stats = &app->redact_stats;
+            if (input_set_start(app->loop, cfgs, n, relay_packet, app->relay, &app->inputs, err,
+                                sizeof(err)) != HA_OK) {
+                log_fatal("%s", err);
+                rc = EXIT_RUNTIME;
+            }
+        }
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; cfgs && i < n; i++)
         input_config_free(&cfgs[i]);
     free(cfgs);
     return rc;
@@ -780,7 +808,7 @@ static int open_console(app_t *app)
         if (!app->keeper) return EXIT_RUNTIME;
         app->pipeline.keeper = app->keeper;
         /* a redacted or relayed message has no frames of its own to write */
-        if (app->listen || config_redacts(app->cfg)) {
+        if (app->listen || app->cfg->input_count || config_redacts(app->cfg)) {
             app->synth = msgframe_new(app->frames_out);
             if (!app->synth) return EXIT_RUNTIME;
             app->pipeline.synth = app->synth;
@@ -906,6 +934,12 @@ int main(int argc, char **argv)
     /* The start sequence: what needs privileges, then give them up, then
      * everything a reload may have to do again, as the same user
      * (collectors, TLS files, spool, -w files). */
+    app.dedup = dedup_new(&app.cfg->dedup);
+    if (!app.dedup) {
+        log_fatal("out of memory");
+        rc = EXIT_RUNTIME;
+        goto out;
+    }
     rc = open_privileged(&app);
     if (rc != EXIT_OK) goto out;
     rc = drop_privileges(&app);
@@ -924,6 +958,7 @@ int main(int argc, char **argv)
         goto out;
     }
     app.pipeline.redact_stats = &app.redact_stats;
+    app.pipeline.dedup = app.dedup;
     rc = open_console(&app);
     if (rc != EXIT_OK) goto out;
     uv_timer_init(app.loop, &app.drain_timer);

@@ -218,6 +218,55 @@ redact_t *redact_new(const redact_options_t *o, char *err, size_t errlen)
     return r;
 }
 
+redact_t *redact_from_config(const redact_config_t *c, char *err, size_t errlen)
+{
+    uint8_t key[1024];
+    size_t key_len = 0;
+    if (c->key_file) {
+        FILE *f = fopen(c->key_file, "rb");
+        if (!f) {
+            snprintf(err, errlen, "key_file: cannot read %s", c->key_file);
+            return NULL;
+        }
+        key_len = fread(key, 1, sizeof(key), f);
+        fclose(f);
+        while (key_len && (key[key_len - 1] == '\n' || key[key_len - 1] == '\r'))
+            key_len--; /* a key written with echo */
+    } else if (c->key) {
+        key_len = strlen(c->key);
+        memcpy(key, c->key, HA_MIN(key_len, sizeof(key)));
+        key_len = HA_MIN(key_len, sizeof(key));
+    }
+    redact_options_t o = {.mode = (redact_mode_t)c->mode,
+                          .key = key_len ? key : NULL,
+                          .key_len = key_len,
+                          .hash_digits = c->hash_digits,
+                          .keep_digits = c->keep_digits,
+                          .keep_digits_set = 1,
+                          .headers = (const char *const *)c->headers,
+                          .header_count = c->header_count,
+                          .drop_headers = (const char *const *)c->drop_headers,
+                          .drop_count = c->drop_count,
+                          .bodies = c->bodies,
+                          .body_count = c->body_count,
+                          .call_id = c->call_id};
+    redact_t *r = redact_new(&o, err, errlen);
+    memset(key, 0, sizeof(key));
+    return r;
+}
+
+void redact_config_free(redact_config_t *c)
+{
+    free(c->key);
+    free(c->key_file);
+    redact_free_list(c->headers, c->header_count);
+    redact_free_list(c->drop_headers, c->drop_count);
+    for (size_t i = 0; i < c->body_count; i++)
+        free((char *)c->bodies[i].content_type);
+    free(c->bodies);
+    memset(c, 0, sizeof(*c));
+}
+
 int redact_replaces_call_id(const redact_t *r)
 {
     return r->call_id;

@@ -1,7 +1,6 @@
 /* Rule matching. Rules are compiled by config.c into plain arrays; matching is
  * a linear walk, cheap for the handful of rules a capture agent has. */
 #include "hepagent/rules.h"
-#include "hepagent/redact.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -198,6 +197,7 @@ void rules_free(rules_t *rules)
         free(r->node_name);
         free(r->auth_key);
         redact_free(r->redact);
+        redact_config_free(&r->redact_cfg);
     }
     free(rules->items);
     rules->items = NULL;

@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "hepagent/decode.h"
+#include "hepagent/dedup.h"
+#include "hepagent/input.h"
 #include "hepagent/ipfrag.h"
 #include "hepagent/log.h"
 #include "hepagent/metrics.h"
@@ -78,6 +80,9 @@ typedef struct config {
     size_t collector_count;
     delivery_config_t delivery;
     metrics_options_t stats; /* the metrics endpoint and the summary line */
+    input_config_t *inputs;  /* HEP listeners (the relay) */
+    size_t input_count;
+    dedup_options_t dedup;
 } config_t;
 
 /* Command-line settings that replace the config's; kept so a reload applies

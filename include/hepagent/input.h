@@ -27,10 +27,10 @@
 typedef enum { INPUT_UDP = 0, INPUT_TCP, INPUT_TLS } input_transport_t;
 
 typedef struct input_config {
-    char *url;  /* udp://HOST:PORT, tcp://[::]:PORT, tls://HOST:PORT */
-    char *name; /* label in counters and rules[].inputs; NULL: the url */
-    input_transport_t transport;
-    char *host; /* numeric address to bind, brackets removed */
+    char *url;     /* udp://HOST:PORT, tcp://[::]:PORT, tls://HOST:PORT */
+    char *name;    /* label in counters and rules[].inputs; NULL: the url */
+    int transport; /* input_transport_t */
+    char *host;    /* numeric address to bind, brackets removed */
     uint16_t port;
     rule_cidr_t *allow; /* sources let in; NULL: all */
     size_t allow_count;
@@ -81,9 +81,12 @@ typedef void (*input_packet_cb)(void *ctx, const input_t *in, const hepin_packet
 
 typedef struct input_set input_set_t;
 
+/* Fills transport, host and port from cfg->url. */
+int input_config_url(input_config_t *cfg, char *why, size_t whylen);
 /* Parses an input URL into cfg (url copied, limits at their defaults). */
 int input_parse_url(const char *url, input_config_t *cfg, char *why, size_t whylen);
 void input_config_free(input_config_t *cfg);
+int input_copy_config(input_config_t *dst, const input_config_t *src);
 
 /* Binds every input; on failure nothing stays open and err names the input. */
 int input_set_start(uv_loop_t *loop, const input_config_t *cfgs, size_t count, input_packet_cb cb,

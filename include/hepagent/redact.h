@@ -24,7 +24,8 @@ typedef enum { REDACT_HASH = 0, REDACT_MASK } redact_mode_t;
 typedef enum { REDACT_BODY_KEEP = 0, REDACT_BODY_BLANK, REDACT_BODY_DROP } redact_body_t;
 
 typedef struct redact_body_rule {
-    const char *content_type; /* "application/sdp"; "type/" then a star, or a star alone, match many */
+    const char
+        *content_type; /* "application/sdp"; "type/" then a star, or a star alone, match many */
     redact_body_t action;
 } redact_body_rule_t;
 
@@ -72,6 +73,28 @@ typedef struct redact_stats {
 } redact_stats_t;
 
 typedef struct redact redact_t;
+
+/* A policy as the configuration writes it (rules[].redact). */
+typedef struct redact_config {
+    int present;
+    int mode; /* redact_mode_t */
+    char *key;
+    char *key_file;
+    uint32_t hash_digits;
+    uint32_t keep_digits;
+    char **headers;
+    size_t header_count;
+    char **drop_headers;
+    size_t drop_count;
+    redact_body_rule_t *bodies; /* content_type strings owned */
+    size_t body_count;
+    int call_id;
+} redact_config_t;
+
+/* Compiles the configuration's form (reading key_file); NULL with the
+ * reason in err. */
+redact_t *redact_from_config(const redact_config_t *c, char *err, size_t errlen);
+void redact_config_free(redact_config_t *c);
 
 /* Compiles a policy; NULL with the reason in err. */
 redact_t *redact_new(const redact_options_t *o, char *err, size_t errlen);

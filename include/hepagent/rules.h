@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "hepagent/common.h"
+#include "hepagent/redact.h"
 
 typedef enum { RULE_SEND = 0, RULE_DROP } rule_action_t;
 
@@ -36,8 +37,6 @@ typedef struct {
 /* The name rules[].inputs uses for captured packets. */
 #define RULES_INPUT_CAPTURE "capture"
 
-struct redact;
-
 typedef struct rule {
     char *name;
     rule_port_range_t *ports; /* NULL: any */
@@ -61,7 +60,8 @@ typedef struct rule {
     char *auth_key;         /* replaces or adds chunk 0x000e; NULL: as it was */
     int strip_auth_key;     /* removes chunk 0x000e */
     int add_correlation_id; /* relayed SIP without chunk 0x0011 gets its Call-ID */
-    struct redact *redact;  /* NULL: no redaction; owned by the rule */
+    redact_t *redact;       /* NULL: no redaction; built from redact_cfg */
+    redact_config_t redact_cfg;
 } rule_t;
 
 typedef struct rules {

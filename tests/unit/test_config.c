@@ -63,11 +63,13 @@ static void test_unknown_key(void **state)
     (void)state;
     expect_error("{\"rulez\":[]}",
                  "config: (top): unknown key \"rulez\" (expected one of: agent, capture, "
-                 "decode, reassembly, rules, collectors, delivery, stats)",
+                 "decode, reassembly, rules, collectors, delivery, stats, inputs, dedup)",
                  0);
     expect_rule_error("{\"name\":\"c\",\"port\":[5060]}",
                       "config: rules[2]: unknown key \"port\" (expected one of: name, ports, "
-                      "hosts, transport, methods, methods_exclude, capture_id, action)");
+                      "hosts, transport, methods, methods_exclude, capture_id, inputs, "
+                      "proto_types, action, node_name, auth_key, strip_auth_key, "
+                      "add_correlation_id, redact)");
 }
 
 static void test_wrong_type(void **state)
@@ -364,7 +366,7 @@ static void test_no_capture_key(void **state)
     snprintf(doc, sizeof(doc), "{\"capture\":[],%s}", MINIMAL_RULES);
     expect_error(doc,
                  "config: capture: must hold at least one source (leave \"capture\" out to "
-                 "capture on \"any\")",
+                 "capture on \"any\"; empty only with \"inputs\")",
                  0);
 }
 
@@ -427,6 +429,77 @@ static void test_service_keys(void **state)
     expect_error(doc, "config: stats.interval_s: 86401 is out of range (0..86400)", 0);
 }
 
+/* The relay's keys: inputs, rule matching and rewrites, redaction, dedup. */
+static void test_relay_keys(void **state)
+{
+    (void)state;
+    char doc[2048];
+    snprintf(doc, sizeof(doc),
+             "{\"capture\":[],\"inputs\":[{\"url\":\"udp://0.0.0.0:9060\",\"name\":\"kam\","
+             "\"allow\":[\"10.0.0.0/8\",\"::1\"],\"auth_key\":\"k\"},{\"url\":\"tcp://[::]:9061\","
+             "\"max_connections\":10,\"idle_timeout_ms\":1000,\"frame_timeout_ms\":500}],"
+             "\"dedup\":{\"window_ms\":50},\"rules\":[{\"name\":\"r\",\"inputs\":[\"kam\","
+             "\"capture\"],\"proto_types\":[1,5,34],\"node_name\":\"n\",\"strip_auth_key\":true,"
+             "\"add_correlation_id\":true,\"redact\":{\"mode\":\"mask\",\"keep_digits\":2,"
+             "\"drop_headers\":[\"User-Agent\"],\"bodies\":{\"application/sdp\":\"blank\"}}},"
+             "{\"name\":\"s\"}],\"collectors\":[]}");
+    config_t *cfg = expect_ok(doc);
+    assert_int_equal(cfg->source_count, 0);
+    assert_int_equal(cfg->input_count, 2);
+    assert_string_equal(cfg->inputs[0].host, "0.0.0.0");
+    assert_int_equal(cfg->inputs[0].allow_count, 2);
+    assert_int_equal(cfg->inputs[1].transport, INPUT_TCP);
+    assert_string_equal(cfg->inputs[1].host, "::");
+    assert_int_equal(cfg->inputs[1].max_connections, 10);
+    assert_int_equal(cfg->inputs[0].recv_buffer_kb, INPUT_DEFAULT_RECV_BUFFER_KB);
+    assert_int_equal(cfg->dedup.window_ms, 50);
+    const rule_t *r = &cfg->rules.items[0];
+    assert_int_equal(r->input_count, 2);
+    assert_int_equal(r->proto_type_count, 3);
+    assert_int_equal(r->proto_types[2], 34);
+    assert_true(r->strip_auth_key && r->add_correlation_id);
+    assert_non_null(r->redact);
+    assert_null(cfg->rules.items[1].redact);
+    config_free(cfg);
+
+    snprintf(doc, sizeof(doc), "{\"inputs\":[{\"url\":\"http://x:1\"}],%s}", MINIMAL_RULES);
+    expect_error(doc,
+                 "config: inputs[0].url: \"http://x:1\": the scheme must be udp://, tcp:// or "
+                 "tls://",
+                 0);
+    snprintf(doc, sizeof(doc), "{\"inputs\":[{\"url\":\"tls://0.0.0.0:9061\"}],%s}", MINIMAL_RULES);
+    expect_error(doc, "config: inputs[0].tls: a tls:// input needs tls.cert_file", 1);
+    snprintf(doc, sizeof(doc),
+             "{\"inputs\":[{\"url\":\"udp://0.0.0.0:9061\",\"tls\":{\"cert_file\":\"c\"}}],%s}",
+             MINIMAL_RULES);
+    expect_error(doc, "config: inputs[0].tls: only for tls:// inputs", 1);
+    snprintf(doc, sizeof(doc),
+             "{\"inputs\":[{\"url\":\"udp://0.0.0.0:1\"},{\"url\":\"udp://0.0.0.0:1\"}],%s}",
+             MINIMAL_RULES);
+    expect_error(doc, "config: inputs[1].url: \"udp://0.0.0.0:1\" is already inputs[0]", 0);
+    snprintf(doc, sizeof(doc),
+             "{\"inputs\":[{\"url\":\"udp://0.0.0.0:1\",\"allow\":[\"10.0.0.0/33\"]}],%s}",
+             MINIMAL_RULES);
+    expect_error(doc, "config: inputs[0].allow[0]: \"10.0.0.0/33\" is not an IP address or CIDR",
+                 0);
+    snprintf(doc, sizeof(doc), "{\"dedup\":{\"window_ms\":60001},%s}", MINIMAL_RULES);
+    expect_error(doc, "config: dedup.window_ms: 60001 is out of range (0..60000)", 0);
+    expect_rule_error("{\"name\":\"c\",\"proto_types\":[0]}",
+                      "config: rules[2].proto_types[0]: 0 is out of range (1..255)");
+    expect_rule_error("{\"name\":\"c\",\"redact\":{\"key\":\"short\"}}",
+                      "config: rules[2].redact: the hash mode needs a key of at least 16 bytes");
+    expect_rule_error("{\"name\":\"c\",\"redact\":{\"mode\":\"mask\",\"bodies\":"
+                      "{\"application/sdp\":\"hide\"}}}",
+                      "config: rules[2].redact.bodies.application/sdp: must be \"keep\", "
+                      "\"blank\" or \"drop\"");
+    expect_rule_error("{\"name\":\"c\",\"redact\":{\"mode\":\"mask\",\"key_file\":"
+                      "\"/nonexistent/k\"}}",
+                      "config: rules[2].redact: key_file: cannot read /nonexistent/k");
+    expect_rule_error("{\"name\":\"c\",\"inputs\":[]}",
+                      "config: rules[2].inputs: must not be empty (leave the key out to match "
+                      "everything)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_conf_file_and_missing_file),
         cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_no_capture_key),
+        cmocka_unit_test(test_relay_keys),
         cmocka_unit_test(test_conf_file_says_the_defaults),
         cmocka_unit_test(test_service_keys),
     };
