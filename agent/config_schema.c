@@ -699,11 +699,9 @@ static const cfg_key_t redact_keys[] = {
      .parse = cfg_redact_headers,
      .if_empty = "must not be empty (leave the key out for the default list)",
      .doc_type = "list of header names",
-     .doc_default = "Request-URI From To P-Asserted-Identity P-Preferred-Identity Contact "
-                    "Diversion Remote-Party-ID History-Info P-Called-Party-ID Refer-To "
-                    "Referred-By Authorization Proxy-Authorization",
+     .doc_default = "`[\"Request-URI\", \"*\"]`: every header",
      .help = "whose URI user parts and display names are replaced; compact forms follow their "
-             "full name; `Request-URI` is the start line's"},
+             "full name; `Request-URI` is the start line's, `*` every header"},
     {.name = "drop_headers",
      .type = CFG_CUSTOM,
      .parse = cfg_redact_drop_headers,

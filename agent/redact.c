@@ -19,23 +19,11 @@
 #include <string.h>
 #include <strings.h>
 
-/* The headers whose URIs are redacted when the policy names none. */
-static const char *const redact_default_headers[] = {
-    REDACT_REQUEST_URI,
-    "From",
-    "To",
-    "P-Asserted-Identity",
-    "P-Preferred-Identity",
-    "Contact",
-    "Diversion",
-    "Remote-Party-ID",
-    "History-Info",
-    "P-Called-Party-ID",
-    "Refer-To",
-    "Referred-By",
-    "Authorization",
-    "Proxy-Authorization",
-};
+/* The headers whose URIs are redacted when the policy names none: all of
+ * them, as numbers turn up in Route, Record-Route, P-Served-User, even
+ * Warning texts; a URI scheme ("sip:", "tel:") is what is looked for, so
+ * Via, Call-ID and the like are left as they are. */
+static const char *const redact_default_headers[] = {REDACT_REQUEST_URI, "*"};
 
 /* RFC 3261 section 7.3.3 and later compact forms. */
 static const struct {
@@ -110,7 +98,7 @@ static int redact_name_is(const char *name, size_t n, const char *want)
 static int redact_name_in(char *const *list, size_t count, const char *name, size_t n)
 {
     for (size_t i = 0; i < count; i++)
-        if (redact_name_is(name, n, list[i])) return 1;
+        if (redact_name_is(name, n, list[i]) || strcmp(list[i], "*") == 0) return 1;
     return 0;
 }
 
