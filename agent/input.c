@@ -262,8 +262,9 @@ static int input_allowed(const input_t *in, const struct sockaddr *sa)
 /* One datagram or frame: checked, then handed on. */
 static void input_packet(input_t *in, const uint8_t *data, size_t len)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
+    /* only HEPv1 lacks a time of its own: the clock is read for it alone */
+    struct timeval tv = {0, 0};
+    if (len && data[0] == 1) gettimeofday(&tv, NULL);
     hepin_packet_t p;
     hepin_result_t r =
         hepin_decode(data, len, (uint64_t)tv.tv_sec, (uint32_t)tv.tv_usec, in->set->conv, &p);

@@ -36,6 +36,10 @@
 #   --qos-calls N    concurrent calls of the QoS capture (default 1000)
 #   --qos-seconds S  its length in seconds (default 10)
 #   --no-scrape      skip the metrics scrape
+#   --no-relay       skip the relay (the UDP capture's HEP sent into hepagent
+#                    --listen over UDP and TCP by tests/tools/hep_feed, relayed
+#                    to a bench_sink; CPU per packet against the capture's)
+#   --relay-pps N    pace the UDP feed at N packets/s (default 0: unpaced)
 #   --calls N        calls in the large captures (default 100000)
 #   --repeat N       runs of each floor/hepagent case, median shown (default 3)
 #   --rates LIST     live rates in SIP msg/s (default 10000,50000,100000,200000)
@@ -56,6 +60,8 @@ qos=1
 qos_calls=1000
 qos_seconds=10
 scrape=1
+relay=1
+relay_pps=0
 keep=0
 buffer_mb=
 while [ $# -gt 0 ]; do
@@ -68,6 +74,8 @@ while [ $# -gt 0 ]; do
     --qos-calls) qos_calls=$2; shift 2 ;;
     --qos-seconds) qos_seconds=$2; shift 2 ;;
     --no-scrape) scrape=0; shift ;;
+    --no-relay) relay=0; shift ;;
+    --relay-pps) relay_pps=$2; shift 2 ;;
     --calls) calls=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     --rates) rates=$2; shift 2 ;;
@@ -107,7 +115,7 @@ bin="$root/build-bench"
 echo "== building Release into $bin"
 cmake -S "$root" -B "$bin" -DCMAKE_BUILD_TYPE=Release >"$bin.log" 2>&1 ||
     { cat "$bin.log" >&2; exit 1; }
-cmake --build "$bin" -j"$(nproc)" --target hepagent bench_sink bench_floor qos_replay >>"$bin.log" 2>&1 ||
+cmake --build "$bin" -j"$(nproc)" --target hepagent bench_sink bench_floor qos_replay hep_feed >>"$bin.log" 2>&1 ||
     { tail -30 "$bin.log" >&2; exit 1; }
 
 # ---- work dir, namespaces, cleanup ----------------------------------------------
@@ -191,6 +199,7 @@ if [ "$offline" = 1 ]; then
         --capture "tcp=$data/tcp-$calls.pcap:$data/tcp-$calls.json"
         --capture "small=$data/udp-$small.pcap:$data/udp-$small.json")
     [ "$sngrep" = 1 ] && offline_args+=(--sngrep)
+    [ "$relay" = 1 ] && offline_args+=(--relay --relay-pps "$relay_pps")
     echo "== offline runs (network namespace $ns_off)"
     runner ip netns exec "$ns_off" "$PY" "$root/scripts/bench/run.py" offline "${offline_args[@]}"
 fi

@@ -238,6 +238,86 @@ def offline_case(args, tool, cap, collector, workdir):
     return res
 
 
+def hep_stream(args, cap, workdir):
+    """The HEP packets hepagent makes of a capture, back to back (what a HEP
+    TCP stream carries): the relay benchmark's input, made once per run."""
+    out = os.path.join(workdir, "relay-input.hep")
+    if os.path.exists(out):
+        return out
+    cfg = os.path.join(workdir, "relay-make.json")
+    with open(cfg, "w") as f:
+        json.dump({"rules": [{"name": "all"}], "collectors": []}, f)
+    hp = os.path.join(workdir, "relay-input.pcap")
+    Run([os.path.join(args.bin, "hepagent"), "-c", cfg, "-r", cap["pcap"], "--hep-pcap", hp],
+        workdir=workdir).wait()
+    with open(hp, "rb") as f:
+        data = f.read()
+    endian = "<" if data[:4] == b"\xd4\xc3\xb2\xa1" else ">"
+    parts, off = [], 24
+    while off + 16 <= len(data):
+        caplen = int.from_bytes(data[off + 8:off + 12], "little" if endian == "<" else "big")
+        frame = data[off + 16:off + 16 + caplen]
+        parts.append(frame[14 + (frame[14] & 15) * 4 + 8:])  # Ethernet, IPv4, UDP
+        off += 16 + caplen
+    with open(out, "wb") as f:
+        f.write(b"".join(parts))
+    return out
+
+
+def free_port(kind):
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def relay_case(args, cap, transport, workdir):
+    """hep_feed sends the capture's HEP packets into hepagent --listen (a
+    relay) over UDP or TCP; the relay sends them to a bench_sink over UDP.
+    The relay's CPU time per packet is what compares with the capture's."""
+    stream = hep_stream(args, cap, workdir)
+    expect = cap["meta"]["sip_messages"]
+    sink = Sink(args, [], "udp", "hep", expect=expect, callids=True, outdir=workdir)
+    port = free_port(transport)
+    cfg = os.path.join(workdir, "relay-%s.json" % transport)
+    with open(cfg, "w") as f:
+        json.dump({"capture": [],
+                   "inputs": [{"url": "%s://127.0.0.1:%d" % (transport, port),
+                               "recv_buffer_kb": 262144}],
+                   "rules": [{"name": "all"}],
+                   "collectors": [{"url": "udp://127.0.0.1:%d" % sink.port}]}, f)
+    err_path = os.path.join(workdir, "relay-%s.err" % transport)
+    err = open(err_path, "wb")
+    relay = Run([os.path.join(args.bin, "hepagent"), "-c", cfg, "--stats"], stderr=err,
+                timeout=args.case_timeout, workdir=workdir)
+    time.sleep(0.3)
+    feed = [os.path.join(args.bin, "tests", "hep_feed"), "-f", stream, "-p", str(port)]
+    if transport == "tcp":
+        feed.append("-t")
+    elif args.relay_pps:
+        feed += ["-R", str(args.relay_pps)]
+    fout = open(os.path.join(workdir, "feed.out"), "wb")
+    fr = Run(feed, stdout=fout, workdir=workdir, timeout=args.case_timeout)
+    s = sink.finish(wait_s=args.case_timeout)
+    relay.signal(signal.SIGTERM)
+    r = relay.wait()
+    fr.signal(signal.SIGTERM)
+    fr.wait()
+    fout.close()
+    err.close()
+    st = parse_stats(err_path)
+    span = s.get("first_to_last_s") or r.wall
+    return {"tool": "relay", "capture": cap["name"], "collector": transport, "wall": span,
+            "user": r.user, "sys": r.sys, "cpu": r.cpu, "rss_kb": r.rss_kb, "rc": r.rc,
+            "timed_out": r.timed_out, "expected": expect, "delivered": s.get("packets", 0),
+            "invalid": s.get("invalid", 0) + s.get("stream_errors", 0),
+            "records": expect, "callids": s.get("callids"),
+            "agent_dropped": stat_sum(st, ".kernel_dropped") + stat_sum(st, ".malformed") +
+            stat_sum(st, ".dropped_queue_full")}
+
+
 def fmt_rate(x):
     return "%.0f" % x if x < 1e4 else ("%.1fk" % (x / 1e3) if x < 1e6 else "%.2fM" % (x / 1e6))
 
@@ -258,6 +338,9 @@ def offline(args):
         cases.append(("floor", cap, "udp", args.repeat))
         cases.append(("hepagent", cap, "udp", args.repeat))
         cases.append(("hepagent", cap, "tcp", args.repeat))
+        if cap["name"] == "udp" and args.relay:
+            cases.append(("relay", cap, "udp", args.repeat))
+            cases.append(("relay", cap, "tcp", args.repeat))
         if args.sngrep:
             cases.append(("sngrep", cap, "udp", 1))
     results = {}
@@ -269,7 +352,10 @@ def offline(args):
                 continue
             key = (tool, cap["name"], coll)
             log("  run %d/%d: %-8s %s -> %s" % (rep + 1, n, tool, cap["name"], coll))
-            results.setdefault(key, []).append(offline_case(args, tool, cap, coll, workdir))
+            if tool == "relay":
+                results.setdefault(key, []).append(relay_case(args, cap, coll, workdir))
+            else:
+                results.setdefault(key, []).append(offline_case(args, tool, cap, coll, workdir))
 
     def med(key):
         runs = results[key]
@@ -310,7 +396,7 @@ def offline(args):
             flags.append("rc=%d" % r["rc"])
         if r["timed_out"]:
             flags.append("TIMEOUT")
-        if r["tool"] == "hepagent" and r.get("agent_dropped"):
+        if r["tool"] in ("hepagent", "relay") and r.get("agent_dropped"):
             flags.append("agent_dropped=%d" % r["agent_dropped"])
         if r["tool"] == "hepagent" and r.get("callids") is not None:
             if r["callids"] != cap_meta(caps, r["capture"])["calls"]:
@@ -346,6 +432,18 @@ def offline(args):
             print("  sngrep/hepagent %-6s -> UDP collector: wall %.2f  cpu %.2f  rss %.1f"
                   % (n, sg["wall_med"] / ha["wall_med"], sg["cpu_med"] / ha["cpu_med"],
                      sg["rss_max_kb"] / max(1, ha["rss_max_kb"])))
+    for coll in ("udp", "tcp"):
+        rl = byk.get(("relay", "udp", coll))
+        ha = byk.get(("hepagent", "udp", "udp"))
+        if rl and ha:
+            per_relay = rl["cpu_med"] / rl["expected"] * 1e6
+            per_capture = ha["cpu_med"] / ha["expected"] * 1e6
+            ok = per_relay <= per_capture
+            verdicts.append(ok)
+            print("  relay (HEP in over %s) / capture: cpu per packet %.2f / %.2f us = %.2f   "
+                  "rss %.1f / %.1f MB (target cpu <= 1: %s)" %
+                  (coll.upper(), per_relay, per_capture, per_relay / per_capture,
+                   rl["rss_max_kb"] / 1024, ha["rss_max_kb"] / 1024, "PASS" if ok else "MISS"))
     ha_rows = [r for r in rows if r["tool"] == "hepagent"]
     if ha_rows:
         worst = max(r["rss_max_kb"] for r in ha_rows)
@@ -516,6 +614,9 @@ def main():
     o.add_argument("--capture", action="append", required=True, help="NAME=PCAP:META")
     o.add_argument("--repeat", type=int, default=3)
     o.add_argument("--sngrep", action="store_true")
+    o.add_argument("--relay", action="store_true", help="also relay the UDP capture's HEP")
+    o.add_argument("--relay-pps", type=int, default=0,
+                   help="pace the UDP feed of the relay (0: as fast as it can send)")
     o.add_argument("--config", required=True, help="hepagent config (-r and -H override it)")
     o.add_argument("--case-timeout", type=float, default=300)
     o.add_argument("--workdir", default=".")
