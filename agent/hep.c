@@ -120,6 +120,66 @@ static int hep_fail(char *err, size_t errlen, const char *fmt, ...)
     return HA_EINVAL;
 }
 
+void hep_msg_set(hep_msg_t *m, unsigned type, const uint8_t *d, size_t n)
+{
+    switch (type) {
+    case HEP_CHUNK_IP_FAMILY:
+        m->ip_version = d[0] == HEP_FAMILY_IPV6 ? 6 : 4;
+        break;
+    case HEP_CHUNK_IP_PROTO:
+        m->ip_proto = d[0];
+        break;
+    case HEP_CHUNK_IPV4_SRC:
+    case HEP_CHUNK_IPV6_SRC:
+        memset(m->src_addr, 0, sizeof(m->src_addr));
+        memcpy(m->src_addr, d, n);
+        break;
+    case HEP_CHUNK_IPV4_DST:
+    case HEP_CHUNK_IPV6_DST:
+        memset(m->dst_addr, 0, sizeof(m->dst_addr));
+        memcpy(m->dst_addr, d, n);
+        break;
+    case HEP_CHUNK_SRC_PORT:
+        m->src_port = be16(d);
+        break;
+    case HEP_CHUNK_DST_PORT:
+        m->dst_port = be16(d);
+        break;
+    case HEP_CHUNK_TS_SEC:
+        m->ts_sec = be32(d);
+        break;
+    case HEP_CHUNK_TS_USEC:
+        m->ts_usec = be32(d);
+        break;
+    case HEP_CHUNK_PROTO_TYPE:
+        m->proto_type = d[0];
+        break;
+    case HEP_CHUNK_CAPTURE_ID:
+        m->capture_id = be32(d);
+        break;
+    case HEP_CHUNK_AUTH_KEY:
+        m->auth_key = (ha_bytes_t){d, n};
+        break;
+    case HEP_CHUNK_PAYLOAD:
+    case HEP_CHUNK_PAYLOAD_ZLIB:
+        m->payload = (ha_bytes_t){d, n};
+        m->payload_compressed = type == HEP_CHUNK_PAYLOAD_ZLIB;
+        break;
+    case HEP_CHUNK_CORRELATION_ID:
+        m->correlation_id = (ha_bytes_t){d, n};
+        break;
+    case HEP_CHUNK_VLAN:
+        m->has_vlan = 1;
+        m->vlan = be16(d);
+        break;
+    case HEP_CHUNK_NODE_NAME:
+        m->node_name = (ha_bytes_t){d, n};
+        break;
+    default:
+        break;
+    }
+}
+
 int hep_decode(const uint8_t *buf, size_t len, hep_decoded_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -181,65 +241,11 @@ int hep_decode(const uint8_t *buf, size_t len, hep_decoded_t *out, char *err, si
         if (want && n != want)
             return hep_fail(err, errlen, "chunk type %u has %zu bytes of data", (unsigned)type, n);
         out->chunks_seen |= 1u << type;
-        switch (type) {
-        case HEP_CHUNK_IP_FAMILY:
-            if (d[0] != HEP_FAMILY_IPV4 && d[0] != HEP_FAMILY_IPV6)
-                return hep_fail(err, errlen, "IP family %u is not 2 or 10", (unsigned)d[0]);
-            m->ip_version = d[0] == HEP_FAMILY_IPV6 ? 6 : 4;
-            break;
-        case HEP_CHUNK_IP_PROTO:
-            m->ip_proto = d[0];
-            break;
-        case HEP_CHUNK_IPV4_SRC:
-        case HEP_CHUNK_IPV6_SRC:
-            memset(m->src_addr, 0, sizeof(m->src_addr));
-            memcpy(m->src_addr, d, n);
-            break;
-        case HEP_CHUNK_IPV4_DST:
-        case HEP_CHUNK_IPV6_DST:
-            memset(m->dst_addr, 0, sizeof(m->dst_addr));
-            memcpy(m->dst_addr, d, n);
-            break;
-        case HEP_CHUNK_SRC_PORT:
-            m->src_port = be16(d);
-            break;
-        case HEP_CHUNK_DST_PORT:
-            m->dst_port = be16(d);
-            break;
-        case HEP_CHUNK_TS_SEC:
-            m->ts_sec = be32(d);
-            break;
-        case HEP_CHUNK_TS_USEC:
-            m->ts_usec = be32(d);
-            break;
-        case HEP_CHUNK_PROTO_TYPE:
-            m->proto_type = d[0];
-            break;
-        case HEP_CHUNK_CAPTURE_ID:
-            m->capture_id = be32(d);
-            break;
-        case HEP_CHUNK_AUTH_KEY:
-            m->auth_key = (ha_bytes_t){d, n};
-            break;
-        case HEP_CHUNK_PAYLOAD:
-        case HEP_CHUNK_PAYLOAD_ZLIB:
-            if (n == 0) return hep_fail(err, errlen, "empty payload chunk");
-            m->payload = (ha_bytes_t){d, n};
-            m->payload_compressed = type == HEP_CHUNK_PAYLOAD_ZLIB;
-            break;
-        case HEP_CHUNK_CORRELATION_ID:
-            m->correlation_id = (ha_bytes_t){d, n};
-            break;
-        case HEP_CHUNK_VLAN:
-            m->has_vlan = 1;
-            m->vlan = be16(d);
-            break;
-        case HEP_CHUNK_NODE_NAME:
-            m->node_name = (ha_bytes_t){d, n};
-            break;
-        default:
-            break;
-        }
+        if (type == HEP_CHUNK_IP_FAMILY && d[0] != HEP_FAMILY_IPV4 && d[0] != HEP_FAMILY_IPV6)
+            return hep_fail(err, errlen, "IP family %u is not 2 or 10", (unsigned)d[0]);
+        if ((type == HEP_CHUNK_PAYLOAD || type == HEP_CHUNK_PAYLOAD_ZLIB) && n == 0)
+            return hep_fail(err, errlen, "empty payload chunk");
+        hep_msg_set(m, type, d, n);
     }
     /* the chunks every receiver needs */
     static const uint8_t required[] = {HEP_CHUNK_IP_FAMILY, HEP_CHUNK_IP_PROTO,

@@ -69,65 +69,6 @@ static size_t hepin_fixed_size(unsigned type)
 
 #define BIT(t) ((uint64_t)1 << (t))
 
-/* Stores the value of a generic chunk hepagent reads. */
-static void hepin_store(hep_msg_t *m, unsigned type, const uint8_t *d, size_t n)
-{
-    switch (type) {
-    case HEP_CHUNK_IP_FAMILY:
-        m->ip_version = d[0] == HEP_FAMILY_IPV6 ? 6 : 4;
-        break;
-    case HEP_CHUNK_IP_PROTO:
-        m->ip_proto = d[0];
-        break;
-    case HEP_CHUNK_IPV4_SRC:
-    case HEP_CHUNK_IPV6_SRC:
-        memcpy(m->src_addr, d, n);
-        break;
-    case HEP_CHUNK_IPV4_DST:
-    case HEP_CHUNK_IPV6_DST:
-        memcpy(m->dst_addr, d, n);
-        break;
-    case HEP_CHUNK_SRC_PORT:
-        m->src_port = be16(d);
-        break;
-    case HEP_CHUNK_DST_PORT:
-        m->dst_port = be16(d);
-        break;
-    case HEP_CHUNK_TS_SEC:
-        m->ts_sec = be32(d);
-        break;
-    case HEP_CHUNK_TS_USEC:
-        m->ts_usec = be32(d);
-        break;
-    case HEP_CHUNK_PROTO_TYPE:
-        m->proto_type = d[0];
-        break;
-    case HEP_CHUNK_CAPTURE_ID:
-        m->capture_id = be32(d);
-        break;
-    case HEP_CHUNK_AUTH_KEY:
-        m->auth_key = (ha_bytes_t){d, n};
-        break;
-    case HEP_CHUNK_PAYLOAD:
-    case HEP_CHUNK_PAYLOAD_ZLIB:
-        m->payload = (ha_bytes_t){d, n};
-        m->payload_compressed = type == HEP_CHUNK_PAYLOAD_ZLIB;
-        break;
-    case HEP_CHUNK_CORRELATION_ID:
-        m->correlation_id = (ha_bytes_t){d, n};
-        break;
-    case HEP_CHUNK_VLAN:
-        m->has_vlan = 1;
-        m->vlan = be16(d);
-        break;
-    case HEP_CHUNK_NODE_NAME:
-        m->node_name = (ha_bytes_t){d, n};
-        break;
-    default:
-        break;
-    }
-}
-
 /* What the chunks add up to: the requirements of hepin.h. */
 static hepin_result_t hepin_check_whole(const hepin_packet_t *p)
 {
@@ -188,7 +129,7 @@ static hepin_result_t hepin_decode_v3(const uint8_t *buf, size_t len, hepin_pack
             if (n == 0) return HEPIN_empty_payload;
             out->payload_off = at;
         }
-        hepin_store(m, type, d, n);
+        hep_msg_set(m, type, d, n);
     }
     return hepin_check_whole(out);
 }

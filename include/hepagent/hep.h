@@ -73,6 +73,10 @@ int hep_encode(const hep_msg_t *msg, uint8_t *out, size_t cap, size_t max_len);
 int hep_swap_payload(const uint8_t *pkt, size_t len, size_t chunk_off, uint16_t type,
                      ha_bytes_t data, uint8_t *out, size_t cap);
 
+/* Stores the data of generic chunk `type` (its size already checked) in m;
+ * chunks hep_msg_t has no field for are ignored. */
+void hep_msg_set(hep_msg_t *m, unsigned type, const uint8_t *d, size_t n);
+
 /* A decoded packet; byte views point into the input. */
 typedef struct hep_decoded {
     hep_msg_t msg;

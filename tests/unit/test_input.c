@@ -90,24 +90,28 @@ static int udp_client(int family)
     return fd;
 }
 
-static void udp_send(int fd, int family, uint16_t port, const uint8_t *b, size_t n)
+/* 127.0.0.1 or ::1, port. */
+static socklen_t loopback(int family, uint16_t port, struct sockaddr_storage *ss)
 {
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    socklen_t len;
+    memset(ss, 0, sizeof(*ss));
     if (family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
         a->sin_family = AF_INET;
         a->sin_port = htons(port);
         inet_pton(AF_INET, "127.0.0.1", &a->sin_addr);
-        len = sizeof(*a);
-    } else {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons(port);
-        inet_pton(AF_INET6, "::1", &a->sin6_addr);
-        len = sizeof(*a);
+        return sizeof(*a);
     }
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    inet_pton(AF_INET6, "::1", &a->sin6_addr);
+    return sizeof(*a);
+}
+
+static void udp_send(int fd, int family, uint16_t port, const uint8_t *b, size_t n)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = loopback(family, port, &ss);
     assert_int_equal(sendto(fd, b, n, 0, (struct sockaddr *)&ss, len), (ssize_t)n);
 }
 
@@ -116,21 +120,7 @@ static int tcp_connect(int family, uint16_t port)
     int fd = socket(family, SOCK_STREAM, 0);
     assert_true(fd >= 0);
     struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    socklen_t len;
-    if (family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons(port);
-        inet_pton(AF_INET, "127.0.0.1", &a->sin_addr);
-        len = sizeof(*a);
-    } else {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons(port);
-        inet_pton(AF_INET6, "::1", &a->sin6_addr);
-        len = sizeof(*a);
-    }
+    socklen_t len = loopback(family, port, &ss);
     assert_int_equal(connect(fd, (struct sockaddr *)&ss, len), 0);
     return fd;
 }
