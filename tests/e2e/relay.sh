@@ -100,8 +100,11 @@ note "stopping the relays"
 kill -TERM "$AGENT_PID"
 wait_exit "$AGENT_PID" 10 || fail "R1 did not stop"
 AGENT_PID=
+# (in the sanitizer build a leak or an error makes this non-zero)
+[ "$WAIT_RC" = 0 ] || fail "R1 exited $WAIT_RC: $(grep -v '^[a-z_.]*\[*' "$WORK/r1.stats" | tail -5)"
 kill -TERM "$R2_PID"
 wait_exit "$R2_PID" 10 || fail "R2 did not stop"
+[ "$WAIT_RC" = 0 ] || fail "R2 exited $WAIT_RC: $(tail -5 "$WORK/r2.stats")"
 sleep 0.5
 kill -TERM "$SINK_PID" "$HEPJS_PID" "$SNGREP_PID" 2>/dev/null || true
 wait_exit "$SINK_PID" 5 || true

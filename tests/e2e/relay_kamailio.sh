@@ -105,6 +105,7 @@ EOF
     kill -TERM "$AGENT_PID"
     wait_exit "$AGENT_PID" 10 || fail "$tr: the relay did not stop"
     AGENT_PID=
+    [ "$WAIT_RC" = 0 ] || fail "$tr: the relay exited $WAIT_RC: $(tail -5 "$dir/relay.stats")"
     kill -TERM "$dump" 2>/dev/null || true
     wait_exit "$dump" 5 || true
     local n

@@ -96,6 +96,7 @@ done
 kill -TERM "$AGENT_PID"
 wait_exit "$AGENT_PID" 10 || fail "the relay did not stop"
 AGENT_PID=
+[ "$WAIT_RC" = 0 ] || fail "the relay exited $WAIT_RC: $(tail -5 "$WORK/relay.stats")"
 got=$(wc -l <"$WORK/sink.jsonl")
 stat() { $PYTHON "$E2E_DIR/relay_check.py" stats "$WORK/relay.stats" "$1"; }
 [ "$sent" -ge 80 ] && [ "$got" = "$sent" ] || fail "the agent sent $sent over TLS, the sink got $got"
