@@ -497,6 +497,14 @@ static int sources_equal(const config_t *a, const config_t *b)
 
 static void start_summary(app_t *app);
 
+static int inputs_equal(const config_t *a, const config_t *b)
+{
+    if (a->input_count != b->input_count) return 0;
+    for (size_t i = 0; i < a->input_count; i++)
+        if (strcmp(a->inputs[i].url, b->inputs[i].url) != 0) return 0;
+    return 1;
+}
+
 static int reload_config(app_t *app, char *err, size_t errlen)
 {
     config_t *next;
@@ -519,6 +527,8 @@ static int reload_config(app_t *app, char *err, size_t errlen)
     log_set_level(next->log_level);
     pipeline_set_config(&app->pipeline, next);
     if (app->relay) app->relay->cfg = next;
+    if (!app->listen && !inputs_equal(app->cfg, next))
+        log_warn("reload: inputs changed; they apply after a restart");
     dedup_reconfigure(app->dedup, &next->dedup);
     config_free(app->cfg);
     app->cfg = next;

@@ -364,6 +364,14 @@ static void test_rewrites(void **state)
     assert_int_equal(m, (int)n);
     check_vendor_chunks(out, (size_t)m);
 
+    /* a redacted Call-ID replaces the correlation id where there is one */
+    hepin_rewrite_t rw4 = {.correlation_new = {(const uint8_t *)"0123abcd", 8}};
+    m = hepin_rewrite(&r, &rw4, out, sizeof(out), &poff); /* r lives in out2 */
+    hepin_packet_t s2;
+    check_valid(out, m, &s2);
+    assert_true(bytes_eq(s2.msg.correlation_id, "0123abcd"));
+    assert_int_equal(m, (int)r.raw_len + 5); /* "abc" became 8 characters */
+
     /* too big for cap */
     assert_int_equal(hepin_rewrite(&p, &rw, out, n - 1, &poff), HA_ETOOBIG);
 }
