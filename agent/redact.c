@@ -411,15 +411,50 @@ static size_t redact_userinfo(const uint8_t *p, size_t n, int tel, int in_angle,
     return user;
 }
 
-/* Copies v[0..n) with every URI user part and display name replaced. */
-static void redact_value(redact_t *r, const uint8_t *v, size_t n, int in_quotes, redact_writer_t *w,
-                         redact_stats_t *st)
+/* Headers whose values are name-addr lists ("Display" <uri>;params): only
+ * there are tokens or a quoted string before '<' a display name. Elsewhere
+ * ("*" reaches CSeq, Call-Info, Warning...) only URIs and Digest user names
+ * are replaced, so "CSeq: 1 INVITE" can never be mistaken for one. */
+static const char *const redact_name_addr[] = {
+    "From",
+    "To",
+    "Contact",
+    "P-Asserted-Identity",
+    "P-Preferred-Identity",
+    "Remote-Party-ID",
+    "Diversion",
+    "History-Info",
+    "P-Called-Party-ID",
+    "P-Served-User",
+    "P-Associated-URI",
+    "Refer-To",
+    "Referred-By",
+    "Reply-To",
+    "Route",
+    "Record-Route",
+    "Path",
+    "Service-Route",
+    "P-Charge-Info",
+    "P-Preferred-Service",
+};
+
+static int redact_is_name_addr(const char *name, size_t n)
+{
+    for (size_t i = 0; i < HA_ARRAY_LEN(redact_name_addr); i++)
+        if (redact_name_is(name, n, redact_name_addr[i])) return 1;
+    return 0;
+}
+
+/* Copies v[0..n) with every URI user part replaced, and display names too
+ * where names is set (a name-addr header). */
+static void redact_value(redact_t *r, const uint8_t *v, size_t n, int in_quotes, int names,
+                         redact_writer_t *w, redact_stats_t *st)
 {
     int in_angle = 0, element_start = 1;
     size_t i = 0;
     while (i < n) {
         uint8_t c = v[i];
-        if (element_start && !in_quotes && !redact_is_space(c) && c != '"' && c != '<') {
+        if (names && element_start && !in_quotes && !redact_is_space(c) && c != '"' && c != '<') {
             /* tokens before '<' are a display name */
             size_t j = i;
             while (j < n && v[j] != '<' && v[j] != ',' && v[j] != '"' && v[j] != ';' && v[j] != ':')
@@ -446,14 +481,14 @@ static void redact_value(redact_t *r, const uint8_t *v, size_t n, int in_quotes,
             while (k < n && redact_is_space(v[k]))
                 k++;
             /* a display name, or the user name of a Digest credential */
-            int name = (k < n && v[k] == '<') ||
+            int name = (names && k < n && v[k] == '<') ||
                        (i >= 9 && strncasecmp((const char *)v + i - 9, "username=", 9) == 0);
             w_char(w, '"');
             if (name) {
                 redact_text(r, v + i + 1, q - i - 1, w);
                 st->display_names++;
             } else {
-                redact_value(r, v + i + 1, q - i - 1, 1, w, st);
+                redact_value(r, v + i + 1, q - i - 1, 1, 0, w, st);
             }
             if (q < n) w_char(w, '"');
             i = after;
@@ -576,7 +611,7 @@ int redact_sip(redact_t *r, const uint8_t *in, size_t len, uint8_t *out, size_t 
     if (sip.is_request && r->request_uri) {
         size_t uri_at = (size_t)(sip.uri.ptr - in);
         w_put(&w, in, uri_at);
-        redact_value(r, sip.uri.ptr, sip.uri.len, 0, &w, st);
+        redact_value(r, sip.uri.ptr, sip.uri.len, 0, 0, &w, st);
         w_put(&w, in + uri_at + sip.uri.len, sip.start_line_len - uri_at - sip.uri.len);
     } else {
         w_put(&w, in, sip.start_line_len);
@@ -614,7 +649,8 @@ int redact_sip(redact_t *r, const uint8_t *in, size_t len, uint8_t *out, size_t 
         }
         w_put(&w, in + f.start, f.colon + 1 - f.start);
         if (redact_name_in(r->headers, r->header_count, name, n))
-            redact_value(r, in + f.colon + 1, eol - f.colon - 1, 0, &w, st);
+            redact_value(r, in + f.colon + 1, eol - f.colon - 1, 0, redact_is_name_addr(name, n),
+                         &w, st);
         else
             w_put(&w, in + f.colon + 1, eol - f.colon - 1);
         w_put(&w, in + eol, f.end - eol);
