@@ -159,6 +159,31 @@ static void collector_rewind(collector_t *col)
 
 static void collector_retry_cb(uv_timer_t *t);
 
+/* While the agent drains its queues before it stops, no wait may outlast
+ * the deadline, or a collector that comes up inside the window would not be
+ * used: retries come at least every SENDER_DRAIN_RETRY_MS, and one lands
+ * SENDER_DRAIN_LAST_MS before the deadline, time left to connect and
+ * deliver. */
+static uint64_t collector_drain_retry(const collector_t *col, uint64_t delay)
+{
+    const collector_env_t *env = col->env;
+    if (!env->draining) return delay;
+    delay = HA_MIN(delay, SENDER_DRAIN_RETRY_MS);
+    uint64_t now = uv_now(env->loop);
+    if (env->drain_deadline_ms > now + SENDER_DRAIN_LAST_MS)
+        delay = HA_MIN(delay, env->drain_deadline_ms - SENDER_DRAIN_LAST_MS - now);
+    return delay;
+}
+
+/* The connect (and TLS handshake) timeout. Draining, a SYN lost on its way
+ * to a collector not up yet is sent again sooner than the kernel's own
+ * retransmission (1 s, then 3 s) would. */
+static uint64_t collector_connect_timeout(const collector_t *col)
+{
+    uint64_t timeout = col->env->delivery.connect_timeout_ms;
+    return col->env->draining ? HA_MIN(timeout, SENDER_DRAIN_CONNECT_MS) : timeout;
+}
+
 /* Exponential backoff with +-20% jitter, so that many agents do not
  * reconnect to a restarted collector in lockstep. */
 static void collector_schedule_retry(collector_t *col)
@@ -169,7 +194,7 @@ static void collector_schedule_retry(collector_t *col)
     uint32_t delay = base - jitter + (uint32_t)(random() % (2 * jitter + 1));
     col->backoff_ms = HA_MIN(base * 2, d->reconnect_max_ms);
     col->state = COLLECTOR_IDLE;
-    uv_timer_start(&col->timer, collector_retry_cb, delay, 0);
+    uv_timer_start(&col->timer, collector_retry_cb, collector_drain_retry(col, delay), 0);
 }
 
 static void collector_fail(collector_t *col, const char *what, const char *why)
@@ -213,6 +238,26 @@ static void collector_up(collector_t *col)
     collector_flush(col);
 }
 
+/* How long a TLS 1.3 collector that asked for our certificate may take to
+ * refuse it: its refusal would come one round trip after our last message,
+ * so a few handshakes' time, not the whole connect timeout. Draining, the
+ * wait ends SENDER_DRAIN_LAST_MS before the deadline unless that would cut
+ * the round trips short. */
+static uint64_t collector_verdict_wait(const collector_t *col)
+{
+    const collector_env_t *env = col->env;
+    uint64_t now = uv_now(env->loop), round_trips = 4 * (now - col->handshake_start_ms);
+    uint64_t wait = HA_MAX(round_trips, SENDER_TLS_VERDICT_MIN_MS);
+    wait = HA_MIN(wait, env->delivery.connect_timeout_ms);
+    if (env->draining) {
+        uint64_t left = env->drain_deadline_ms > now + SENDER_DRAIN_LAST_MS
+                            ? env->drain_deadline_ms - SENDER_DRAIN_LAST_MS - now
+                            : 0;
+        wait = HA_MIN(wait, HA_MAX(round_trips, left));
+    }
+    return wait;
+}
+
 static void collector_handshake(collector_t *col)
 {
     char err[256];
@@ -221,13 +266,8 @@ static void collector_handshake(collector_t *col)
         collector_up(col);
     } else if (rc == 0) {
         if (!col->awaiting_verdict && tls_verdict_pending(col->tls)) {
-            /* its refusal would come one round trip after our last message:
-             * wait a few handshakes' time for it, not the whole connect timeout */
-            uint64_t now = uv_now(col->env->loop);
-            uint64_t wait = HA_MAX(4 * (now - col->handshake_start_ms), SENDER_TLS_VERDICT_MIN_MS);
             col->awaiting_verdict = 1;
-            uv_timer_start(&col->timer, collector_retry_cb,
-                           HA_MIN(wait, col->env->delivery.connect_timeout_ms), 0);
+            uv_timer_start(&col->timer, collector_retry_cb, collector_verdict_wait(col), 0);
         }
         collector_update_events(col);
     } else {
@@ -254,7 +294,7 @@ static void collector_connected(collector_t *col)
     col->handshake_start_ms = uv_now(col->env->loop);
     /* the handshake gets its own connect_timeout_ms (a connect that
      * succeeded at once started no timer) */
-    uv_timer_start(&col->timer, collector_retry_cb, col->env->delivery.connect_timeout_ms, 0);
+    uv_timer_start(&col->timer, collector_retry_cb, collector_connect_timeout(col), 0);
     collector_handshake(col);
 }
 
@@ -309,7 +349,7 @@ static void collector_connect(collector_t *col)
     }
     col->state = COLLECTOR_CONNECTING;
     collector_update_events(col);
-    uv_timer_start(&col->timer, collector_retry_cb, col->env->delivery.connect_timeout_ms, 0);
+    uv_timer_start(&col->timer, collector_retry_cb, collector_connect_timeout(col), 0);
 }
 
 static void collector_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
@@ -752,18 +792,35 @@ void collector_tick(collector_t *col)
     if (col->spool) spool_sync(col->spool);
 }
 
+/* The stop began (env->draining is set): the waits already running are cut
+ * to what collector_drain_retry and the drain timeouts allow. */
+void collector_drain(collector_t *col)
+{
+    if (!uv_is_active((uv_handle_t *)&col->timer)) return;
+    uint64_t due = uv_timer_get_due_in(&col->timer), wait = due;
+    if (col->state == COLLECTOR_IDLE)
+        wait = collector_drain_retry(col, due);
+    else if (col->state == COLLECTOR_HANDSHAKE && col->awaiting_verdict)
+        wait = HA_MIN(due, collector_verdict_wait(col));
+    else if (col->state == COLLECTOR_CONNECTING || col->state == COLLECTOR_HANDSHAKE)
+        wait = HA_MIN(due, collector_connect_timeout(col));
+    if (wait < due) uv_timer_start(&col->timer, collector_retry_cb, wait, 0);
+}
+
 size_t collector_pending(const collector_t *col)
 {
     size_t n = col->queue.count;
-    /* spooled packets count while they can still go now */
-    if (col->spool && !spool_empty(col->spool) && col->state == COLLECTOR_UP) n++;
+    /* spooled packets too: a collector that comes up before the deadline
+     * replays them */
+    if (col->spool && !spool_empty(col->spool)) n++;
     if (col->state == COLLECTOR_DRAINING) n++;
     return n;
 }
 
-uint64_t collector_abandon(collector_t *col)
+uint64_t collector_abandon(collector_t *col, uint64_t *kept)
 {
     collector_reclaim(col);
+    *kept = col->spool ? spool_own_packets(col->spool) : 0;
     if (col->spool && col->queue.count) {
         /* the queue is older than the spool: it goes in front */
         size_t n = col->queue.count;
@@ -778,6 +835,7 @@ uint64_t collector_abandon(collector_t *col)
             }
             if (spool_prepend(col->spool, pkts, lens, n) == HA_OK) {
                 col->st.spooled_at_shutdown += n;
+                *kept += n;
                 while (col->queue.count)
                     queue_pop(&col->queue);
             }

@@ -67,6 +67,8 @@ typedef struct {
     uv_loop_t *loop;
     delivery_config_t delivery;
     uint8_t *scratch; /* HEP_MAX_PACKET bytes, free between submits */
+    int draining;     /* the agent is stopping: no wait may pass drain_deadline_ms */
+    uint64_t drain_deadline_ms;
 } collector_env_t;
 
 typedef struct collector {
@@ -116,11 +118,15 @@ void collector_flush(collector_t *col);
 void collector_tick(collector_t *col);
 /* Connected, reachable, and taking what waits. */
 int collector_healthy(const collector_t *col, uint64_t now);
+/* The agent began to stop (env->draining was just set): shortens the waits
+ * that would pass the deadline. */
+void collector_drain(collector_t *col);
 /* Packets it can still deliver before shutdown. */
 size_t collector_pending(const collector_t *col);
 /* At shutdown: spools what is left where a spool is configured, counts the
- * rest as dropped; returns the number dropped. */
-uint64_t collector_abandon(collector_t *col);
+ * rest as dropped; returns the number dropped. *kept: the packets of this
+ * run the spool keeps, those included. */
+uint64_t collector_abandon(collector_t *col, uint64_t *kept);
 void collector_visit_stats(const collector_t *col, const stats_visitor_t *v);
 
 #endif

@@ -384,13 +384,20 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
 static void finish(app_t *app)
 {
     uv_timer_stop(&app->drain_timer);
-    uint64_t lost = app->sender ? sender_abandon(app->sender) : 0;
-    if (lost) {
+    sender_leftover_t left = {0};
+    if (app->sender) sender_abandon(app->sender, &left);
+    uint64_t undelivered = left.dropped + left.spooled;
+    if (left.spooled)
+        log_warn("%" PRIu64 " HEP packets could not be delivered before the shutdown deadline "
+                 "(%" PRIu64 " of them kept in the spool for the next start)",
+                 undelivered, left.spooled);
+    else if (undelivered)
         log_warn("%" PRIu64 " HEP packets could not be delivered before the shutdown deadline",
-                 lost);
-        /* a file replay that could not deliver everything has failed */
-        if (app->files_only) app->exit_code = EXIT_RUNTIME;
-    }
+                 undelivered);
+    else if (left.spool_bytes)
+        log_warn("%" PRIu64 " spooled bytes wait for the next start", left.spool_bytes);
+    /* a file replay that could not deliver everything has failed */
+    if (app->files_only && (undelivered || left.spool_bytes)) app->exit_code = EXIT_RUNTIME;
     if (app->print_stats) print_all_stats(app, stderr, "");
     for (size_t i = 0; i < app->source_count; i++)
         capture_destroy(app->sources[i]);
@@ -428,6 +435,7 @@ static void begin_shutdown(app_t *app, const char *why)
         capture_stop(app->sources[i]);
     input_set_stop(app->inputs);
     app->drain_deadline = uv_now(app->loop) + app->cfg->shutdown_timeout_ms;
+    if (app->sender) sender_drain(app->sender, app->drain_deadline);
     uv_timer_start(&app->drain_timer, drain_cb, 0, 10);
 }
 

@@ -324,6 +324,14 @@ int sender_create(uv_loop_t *loop, const config_t *cfg, stats_t *stats, sender_t
     return HA_OK;
 }
 
+void sender_drain(sender_t *s, uint64_t deadline_ms)
+{
+    s->env.draining = 1;
+    s->env.drain_deadline_ms = deadline_ms;
+    for (size_t i = 0; i < s->count; i++)
+        collector_drain(s->items[i]);
+}
+
 size_t sender_pending(const sender_t *s)
 {
     size_t n = 0;
@@ -345,12 +353,16 @@ int sender_backlogged(const sender_t *s)
     return 0;
 }
 
-uint64_t sender_abandon(sender_t *s)
+void sender_abandon(sender_t *s, sender_leftover_t *left)
 {
-    uint64_t dropped = 0;
-    for (size_t i = 0; i < s->count; i++)
-        dropped += collector_abandon(s->items[i]);
-    return dropped;
+    *left = (sender_leftover_t){0};
+    for (size_t i = 0; i < s->count; i++) {
+        collector_t *col = s->items[i];
+        uint64_t kept;
+        left->dropped += collector_abandon(col, &kept);
+        left->spooled += kept;
+        if (col->spool) left->spool_bytes += spool_bytes(col->spool);
+    }
 }
 
 static void sender_handle_closed(uv_handle_t *h)

@@ -28,7 +28,7 @@ static const uint8_t spool_magic[4] = {'H', 'S', 'P', '1'};
 typedef struct {
     uint64_t seq;
     uint64_t bytes;
-    uint64_t packets; /* records in it, when written by this run */
+    uint64_t packets; /* records in it not read by an earlier reader, when written by this run */
     int counted;      /* packets is exact (else the file is from an earlier run) */
 } segment_t;
 
@@ -166,10 +166,16 @@ static void spool_close_writer(spool_t *s)
     s->wfd = -1;
 }
 
+/* A segment's packets are those not yet read: what this reader read comes
+ * off when it closes (the position is kept in the .pos file). */
 static void spool_close_reader(spool_t *s)
 {
-    if (s->rfd >= 0) close(s->rfd);
+    if (s->rfd < 0) return;
+    close(s->rfd);
     s->rfd = -1;
+    if (s->nsegs && s->segs[0].seq == s->rseq)
+        s->segs[0].packets -= HA_MIN(s->rpackets, s->segs[0].packets);
+    s->rpackets = 0;
 }
 
 /* Drops the oldest segment to make room; returns 0 if there is none but the
@@ -357,6 +363,18 @@ uint64_t spool_bytes(const spool_t *s)
 {
     return s->total_bytes + s->wlen;
 }
+uint64_t spool_own_packets(const spool_t *s)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < s->nsegs; i++) {
+        const segment_t *seg = &s->segs[i];
+        if (!seg->counted) continue;
+        n += seg->packets;
+        if (s->rfd >= 0 && s->rseq == seg->seq) n -= HA_MIN(s->rpackets, seg->packets);
+    }
+    return n;
+}
+
 int spool_empty(const spool_t *s)
 {
     return s->nsegs == 0;

@@ -25,6 +25,9 @@ enum {
     SENDER_HOUSEKEEPING_MS = 50,     /* acknowledgement and spool checks */
     SENDER_STALL_MS = 5000,          /* a collector that takes nothing this long is unhealthy */
     SENDER_TLS_VERDICT_MIN_MS = 500, /* least wait for a TLS 1.3 verdict on our certificate */
+    SENDER_DRAIN_RETRY_MS = 100,     /* draining: the longest wait between reconnects */
+    SENDER_DRAIN_LAST_MS = 100,      /* draining: the last reconnect, before the deadline */
+    SENDER_DRAIN_CONNECT_MS = 1000,  /* draining: connect and TLS handshake timeout */
 };
 
 int sender_create(uv_loop_t *loop, const config_t *cfg, stats_t *stats, sender_t **out, char *err,
@@ -56,14 +59,25 @@ int sender_submit_raw(sender_t *s, const sender_raw_t *raw);
  * to its collector (to 127.0.0.1:9060 when there is none). */
 void sender_set_hep_pcap(sender_t *s, pcap_out_t *out);
 
-/* Packets that can still be delivered before shutdown. */
+/* The agent stops at deadline_ms (loop time) and gives the queues until
+ * then: reconnects come at least every SENDER_DRAIN_RETRY_MS and once more
+ * SENDER_DRAIN_LAST_MS before the deadline, so a collector that comes up
+ * inside the window is used. */
+void sender_drain(sender_t *s, uint64_t deadline_ms);
+/* Packets (and spools) that can still be delivered before shutdown. */
 size_t sender_pending(const sender_t *s);
 /* Whether a connected collector's queue is more than half full: file
  * sources pause reading on it instead of dropping. */
 int sender_backlogged(const sender_t *s);
+/* What a stop left undelivered. */
+typedef struct sender_leftover {
+    uint64_t dropped;     /* packets lost (each collector's dropped_shutdown) */
+    uint64_t spooled;     /* packets of this run the spools keep */
+    uint64_t spool_bytes; /* what the spools keep for the next start, those included */
+} sender_leftover_t;
 /* At shutdown: spools what is left where a spool is configured, counts the
- * rest as dropped; returns the number dropped. */
-uint64_t sender_abandon(sender_t *s);
+ * rest as dropped. */
+void sender_abandon(sender_t *s, sender_leftover_t *left);
 /* Closes everything; the loop must run once more to release handles. */
 void sender_destroy(sender_t *s);
 

@@ -38,9 +38,12 @@ int spool_read(spool_t *s, uint8_t *buf, size_t cap, size_t *len);
  * again next (its reader had no room for it). */
 void spool_unread(spool_t *s, size_t len);
 
-/* Packets (counted from records; an estimate for files from an earlier run
- * until read) and bytes on disk. */
+/* Bytes on disk. */
 uint64_t spool_bytes(const spool_t *s);
+/* Packets this process wrote that are still unread, exactly (the files an
+ * earlier run left are not counted: how many records they hold is not known
+ * until they are read). */
+uint64_t spool_own_packets(const spool_t *s);
 int spool_empty(const spool_t *s);
 /* Writes what is buffered (the read position is recorded at close, so a
  * restart resumes where reading stopped). */

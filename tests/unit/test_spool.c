@@ -105,6 +105,39 @@ static void test_refused_when_full(void **state)
     spool_close(s);
 }
 
+/* What this process wrote and has not read back is counted exactly: across
+ * files, a half-read one, a packet put back, a prepended run; the files an
+ * earlier run left are not. */
+static void test_own_packets(void **state)
+{
+    (void)state;
+    char err[256];
+    spool_t *s = spool_open(dir, 64 << 20, err, sizeof(err));
+    assert_non_null(s);
+    for (uint32_t n = 0; n < 3000; n++) /* 3 MB: one file */
+        assert_int_equal(spool_append(s, pkt(n), PKT, 1), HA_OK);
+    spool_close(s);
+    s = spool_open(dir, 64 << 20, err, sizeof(err)); /* an earlier run's file */
+    assert_non_null(s);
+    assert_int_equal(spool_own_packets(s), 0);
+    for (uint32_t n = 3000; n < 9000; n++) /* 6 MB more: two files of this run */
+        assert_int_equal(spool_append(s, pkt(n), PKT, 1), HA_OK);
+    assert_int_equal(spool_own_packets(s), 6000);
+    static uint8_t buf[65536];
+    size_t len;
+    for (uint32_t n = 0; n < 3500; n++) /* the earlier file, then 500 of this run's */
+        assert_true(spool_read(s, buf, sizeof(buf), &len));
+    assert_int_equal(be32(buf + 6), 3499);
+    assert_int_equal(spool_own_packets(s), 5500);
+    spool_unread(s, len);
+    assert_int_equal(spool_own_packets(s), 5501);
+    const uint8_t *front[2] = {pkt(1), pkt(2)};
+    size_t lens[2] = {PKT, PKT};
+    assert_int_equal(spool_prepend(s, front, lens, 2), HA_OK);
+    assert_int_equal(spool_own_packets(s), 5503);
+    spool_close(s);
+}
+
 /* A packet put back is read again next, and only once. */
 static void test_unread(void **state)
 {
@@ -455,6 +488,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_evicted_are_counted, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_refused_when_full, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_unread, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_own_packets, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_reopen_reads_all, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_flipped_byte, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_truncated_in_packet, make_dir, remove_dir),
