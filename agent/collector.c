@@ -53,6 +53,9 @@ static void collector_conn_closed(uv_handle_t *h)
     free(h->data);
 }
 
+/* Bytes the socket still holds unacknowledged have been counted otherwise by
+ * now (sent again, handed to another collector, spooled, dropped): a reset
+ * makes the kernel drop them instead of delivering them behind our back. */
 static void collector_close_conn(collector_t *col)
 {
     tls_conn_free(col->tls);
@@ -61,6 +64,11 @@ static void collector_close_conn(collector_t *col)
     if (!conn) return;
     col->conn = NULL;
     uv_poll_stop(&conn->poll);
+    int outq = 0;
+    if (collector_stream(col) && ioctl(conn->fd, SIOCOUTQ, &outq) == 0 && outq > 0) {
+        struct linger reset = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(conn->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    }
     close(conn->fd);
     conn->poll.data = conn;
     uv_close((uv_handle_t *)&conn->poll, collector_conn_closed);
@@ -125,14 +133,20 @@ static void collector_reclaim(collector_t *col)
         unacked = col->tls ? tls_unacknowledged(col->tls, unacked) : col->written;
     size_t acked = col->written > unacked ? col->written - unacked : 0;
     size_t len;
+    uint64_t sent = col->st.sent;
     while (acked > 0 && queue_front(&col->queue, &len) && len <= acked) {
         acked -= len;
         col->written -= len;
         col->st.sent++;
         col->st.sent_bytes += len;
         queue_pop(&col->queue);
-        col->last_progress_ms = uv_now(col->env->loop);
     }
+    if (col->st.sent == sent) return;
+    uint64_t now = uv_now(col->env->loop);
+    col->last_progress_ms = now;
+    col->stalled = 0;
+    /* reading for a while on this connection: a next stall is a new one */
+    if (now - col->up_since_ms >= SENDER_STALL_MS) col->stall_backoff_ms = 0;
 }
 
 /* Packets written but not known to have arrived go again on the next
@@ -228,7 +242,8 @@ static void collector_up(collector_t *col)
     col->backoff_ms = 0;
     col->written = 0;
     col->blocked = 0;
-    col->last_progress_ms = uv_now(col->env->loop);
+    col->stalled = 0;
+    col->last_progress_ms = col->up_since_ms = uv_now(col->env->loop);
     if (collector_stream(col)) {
         if (col->st.connects++ > 0) col->st.reconnects++;
         log_info("collector %s: connected", col->cfg.url);
@@ -685,12 +700,96 @@ static void collector_replay(collector_t *col)
     col->st.spool_corrupt = spool_stats(col->spool)->corrupt;
 }
 
+/* ---- health, for the sender's failover and hash modes ------------------- */
+
+/* How long a collector with packets waiting may acknowledge nothing before
+ * it counts as stalled: SENDER_STALL_MS, or while draining half the window
+ * (what it holds can then still reach another in the other half). */
+static uint64_t collector_stall_ms(const collector_t *col)
+{
+    const collector_env_t *env = col->env;
+    return env->draining ? HA_MIN(env->drain_stall_ms, SENDER_STALL_MS) : SENDER_STALL_MS;
+}
+
 int collector_healthy(const collector_t *col, uint64_t now)
 {
-    if (col->state != COLLECTOR_UP) return 0;
+    if (col->state != COLLECTOR_UP || col->stalled) return 0;
     if (col->last_unreachable_ms && now - col->last_unreachable_ms < 2000) return 0;
-    if (col->queue.count > 0 && now - col->last_progress_ms > SENDER_STALL_MS) return 0;
+    if (col->queue.count > 0 && now - col->last_progress_ms > collector_stall_ms(col)) return 0;
     return 1;
+}
+
+int collector_starting(const collector_t *col)
+{
+    return col->st.connects == 0 && col->st.disconnects == 0 && col->state != COLLECTOR_UP;
+}
+
+/* Segments of ours the collector's TCP has not acknowledged: on the wire, or
+ * lost. Unsent bytes (a closed window) do not count. */
+static unsigned collector_in_flight(const collector_t *col)
+{
+    struct tcp_info info;
+    socklen_t len = sizeof(info);
+    if (!col->conn || !collector_stream(col) ||
+        getsockopt(col->conn->fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
+        return 0;
+    return info.tcpi_unacked;
+}
+
+int collector_clogged(collector_t *col, size_t len, uint64_t now)
+{
+    if (col->state != COLLECTOR_UP || !collector_stream(col) || queue_fits(&col->queue, len))
+        return 0;
+    /* what the socket holds waits for the collector's window (none is on the
+     * wire), and no acknowledgement came for longer than a reader that
+     * keeps up takes: a burst that fills the queue and the window at once
+     * is not a stall */
+    if (col->written == 0 || now - col->last_progress_ms < SENDER_CLOGGED_MS ||
+        collector_in_flight(col) > 0)
+        return 0;
+    col->stalled = 1;
+    return 1;
+}
+
+int collector_settled(const collector_t *col, uint64_t now)
+{
+    if (col->state != COLLECTOR_UP && col->state != COLLECTOR_DRAINING) return 1;
+    return collector_in_flight(col) == 0 || now - col->last_progress_ms > collector_stall_ms(col);
+}
+
+/* A stalled collector gets traffic again only after SENDER_STALL_MS,
+ * doubling while it stalls again each time (up to reconnect_max_ms): each
+ * try costs what its TCP takes and its reader never reads. */
+static void collector_hold_down(collector_t *col)
+{
+    uint32_t most = HA_MAX(col->env->delivery.reconnect_max_ms, (uint32_t)SENDER_STALL_MS);
+    col->stall_backoff_ms =
+        col->stall_backoff_ms ? HA_MIN(2 * col->stall_backoff_ms, most) : SENDER_STALL_MS;
+    col->state = COLLECTOR_IDLE;
+    uv_timer_start(&col->timer, collector_retry_cb,
+                   collector_drain_retry(col, col->stall_backoff_ms), 0);
+}
+
+void collector_release(collector_t *col)
+{
+    collector_reclaim(col);
+    if (col->queue.count == 0) return; /* all of it arrived */
+    if (collector_stream(col) && (col->state == COLLECTOR_UP || col->state == COLLECTOR_DRAINING)) {
+        int stalled = col->state == COLLECTOR_UP;
+        log_warn("collector %s: %s: connection reset, what it did not acknowledge goes to "
+                 "another collector",
+                 col->cfg.url, stalled ? "not reading" : "closed by the collector");
+        col->st.disconnects++;
+        col->was_up = 0;
+        collector_close_conn(col);
+        col->blocked = 0;
+        uv_timer_stop(&col->timer);
+        if (stalled)
+            collector_hold_down(col);
+        else
+            collector_schedule_retry(col);
+    }
+    col->written = 0;
 }
 
 /* ---- construction ----------------------------------------------------- */

@@ -37,6 +37,8 @@
     X(spool_dropped, "packets dropped because the spool was full or failed")                       \
     X(spool_evicted, "spooled packets lost with the oldest spool file (drop: oldest)")             \
     X(spooled_at_shutdown, "queued packets put in the spool at shutdown")                          \
+    X(handed_over, "queued packets (unsent or unacknowledged) handed to the collectors that took " \
+                   "over when this one turned unhealthy (failover, hash)")                         \
     X(reply_bytes, "bytes the collector sent back (ignored)")
 
 typedef struct {
@@ -69,6 +71,7 @@ typedef struct {
     uint8_t *scratch; /* HEP_MAX_PACKET bytes, free between submits */
     int draining;     /* the agent is stopping: no wait may pass drain_deadline_ms */
     uint64_t drain_deadline_ms;
+    uint64_t drain_stall_ms; /* draining: half the window */
 } collector_env_t;
 
 typedef struct collector {
@@ -90,7 +93,11 @@ typedef struct collector {
     spool_t *spool;
     uint32_t url_hash; /* for hash mode: the collector's identity, not its position */
     uint32_t backoff_ms;
+    uint32_t stall_backoff_ms; /* how long a stalled collector is left alone; 0: not stalled */
+    uint64_t up_since_ms;
     uint64_t last_progress_ms;
+    int stalled; /* its queue filled up, nothing acknowledged: unhealthy */
+    int healthy; /* as the sender last judged it: 1, 0, or 2 starting */
     uint64_t last_unreachable_ms;
     uint64_t handshake_start_ms;
     int awaiting_verdict; /* TLS 1.3: handshake done, the collector is judging our certificate */
@@ -118,6 +125,22 @@ void collector_flush(collector_t *col);
 void collector_tick(collector_t *col);
 /* Connected, reachable, and taking what waits. */
 int collector_healthy(const collector_t *col, uint64_t now);
+/* In its first connection attempt: what was queued for it waits for it. */
+int collector_starting(const collector_t *col);
+/* Whether a packet of len bytes finds no room because the collector stopped
+ * reading: its queue is full, what the socket holds waits for its window
+ * (nothing of ours is on the wire), and nothing was acknowledged for
+ * SENDER_CLOGGED_MS. Marks it stalled: unhealthy until it acknowledges
+ * something or reconnects. */
+int collector_clogged(collector_t *col, size_t len, uint64_t now);
+/* Nothing of ours is on the wire to it (or nothing was acknowledged for
+ * SENDER_STALL_MS, half the window while draining): what it holds can go
+ * elsewhere without arriving twice. */
+int collector_settled(const collector_t *col, uint64_t now);
+/* Before its queue is handed over: what its TCP acknowledged leaves as
+ * sent; a connection that may still hold the rest is reset, so the kernel
+ * drops those bytes; a stalled collector comes back after a hold-down. */
+void collector_release(collector_t *col);
 /* The agent began to stop (env->draining was just set): shortens the waits
  * that would pass the deadline. */
 void collector_drain(collector_t *col);

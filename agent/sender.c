@@ -25,6 +25,7 @@ struct sender {
     uint8_t plain[HEP_MAX_PACKET];
     uint8_t packed[HEP_MAX_PACKET];
     uint8_t zbuf[HEP_MAX_PACKET];
+    uint8_t inflated[HEP_MAX_PACKET]; /* a handed-over payload, for a collector without zlib */
     int dirty;
     int closed_handles;
     pcap_out_t *hep_pcap;
@@ -40,33 +41,7 @@ static uint32_t sender_hash(const uint8_t *p, size_t n, uint32_t h)
     return h;
 }
 
-/* The one collector a message goes to in failover and hash modes. */
-static collector_t *sender_pick(sender_t *s, ha_bytes_t call_id)
-{
-    uint64_t now = uv_now(s->loop);
-    if (s->env.delivery.mode == DELIVERY_FAILOVER) {
-        for (size_t i = 0; i < s->count; i++)
-            if (collector_healthy(s->items[i], now)) return s->items[i];
-        return s->items[0]; /* none healthy: the first one queues */
-    }
-    /* hash: rendezvous hashing over the healthy collectors, so a collector
-     * going down moves only its own calls, which return when it does */
-    collector_t *best = NULL, *best_any = NULL;
-    uint32_t best_score = 0, best_any_score = 0;
-    for (size_t i = 0; i < s->count; i++) {
-        collector_t *col = s->items[i];
-        uint32_t score = sender_hash(call_id.ptr, call_id.len, col->url_hash);
-        if (!best_any || score > best_any_score) {
-            best_any = col;
-            best_any_score = score;
-        }
-        if (collector_healthy(col, now) && (!best || score > best_score)) {
-            best = col;
-            best_score = score;
-        }
-    }
-    return best ? best : best_any;
-}
+/* ---- encoding, per collector ---------------------------------------- */
 
 /* One packet for the collectors: a message to encode, or (relayed) bytes
  * already encoded, each form made once and only when a collector needs it. */
@@ -115,6 +90,178 @@ static int sender_encode(sender_t *s, sender_item_t *it, const collector_t *col,
     return it->plain_len;
 }
 
+/* ---- failover and hash: who takes a packet ----------------------------- */
+
+/* For a Call-ID, the first healthy collector (failover) or the one the
+ * rendezvous hash ranks highest (hash), among the healthy ones or, with
+ * any_health, among all; NULL when there is none. Rendezvous hashing moves
+ * only a collector's own calls when it goes down, and they return with it. */
+static collector_t *sender_rank(const sender_t *s, ha_bytes_t call_id, int any_health)
+{
+    collector_t *best = NULL;
+    uint32_t best_score = 0;
+    for (size_t i = 0; i < s->count; i++) {
+        collector_t *col = s->items[i];
+        if (!any_health && col->healthy != 1) continue;
+        if (s->env.delivery.mode == DELIVERY_FAILOVER) return col;
+        uint32_t score = sender_hash(call_id.ptr, call_id.len, col->url_hash);
+        if (!best || score > best_score) {
+            best = col;
+            best_score = score;
+        }
+    }
+    return best;
+}
+
+/* The one collector a message goes to: a healthy one, else (none is) the
+ * one it would go to if all were, where it waits. */
+static collector_t *sender_pick(const sender_t *s, ha_bytes_t call_id)
+{
+    collector_t *col = sender_rank(s, call_id, 0);
+    return col ? col : sender_rank(s, call_id, 1);
+}
+
+static int sender_same_encoding(const collector_t *a, const collector_t *b)
+{
+    return a->cfg.compress == b->cfg.compress &&
+           (!a->cfg.compress || a->cfg.compress_min_bytes == b->cfg.compress_min_bytes);
+}
+
+/* Where the payload chunk of one of our packets is (0: none), its type,
+ * and its correlation id (empty when it has none). */
+static size_t sender_chunks(const uint8_t *pkt, size_t len, uint16_t *payload_type,
+                            ha_bytes_t *call_id)
+{
+    size_t payload_off = 0;
+    *call_id = (ha_bytes_t){0};
+    if (len < HEP_HEADER_LEN) return 0;
+    for (size_t off = HEP_HEADER_LEN; len - off >= HEP_CHUNK_HEADER_LEN;) {
+        size_t n = be16(pkt + off + 4);
+        if (n < HEP_CHUNK_HEADER_LEN || n > len - off) break;
+        uint16_t vendor = be16(pkt + off), type = be16(pkt + off + 2);
+        if (vendor == 0 && (type == HEP_CHUNK_PAYLOAD || type == HEP_CHUNK_PAYLOAD_ZLIB)) {
+            payload_off = off;
+            *payload_type = type;
+        } else if (vendor == 0 && type == HEP_CHUNK_CORRELATION_ID) {
+            *call_id = (ha_bytes_t){pkt + off + HEP_CHUNK_HEADER_LEN, n - HEP_CHUNK_HEADER_LEN};
+        }
+        off += n;
+    }
+    return payload_off;
+}
+
+/* One packet queued for `from` goes to the collector that takes its Call-ID
+ * now (read from the packet's correlation chunk), encoded as that one wants
+ * it: made plain again (inflated) and then compressed or not as `to` says,
+ * its other chunks, relayed ones included, as they were. */
+static void sender_pass(sender_t *s, const collector_t *from, const uint8_t *pkt, size_t len)
+{
+    uint16_t type = 0;
+    ha_bytes_t call_id;
+    size_t off = sender_chunks(pkt, len, &type, &call_id);
+    collector_t *to = sender_rank(s, call_id, 0);
+    if (!off || sender_same_encoding(from, to)) {
+        collector_enqueue(to, pkt, len);
+        return;
+    }
+    sender_raw_t raw = {pkt, len, off, call_id};
+    if (type == HEP_CHUNK_PAYLOAD_ZLIB) {
+        const uint8_t *c = pkt + off;
+        int n = compress_inflate(c + HEP_CHUNK_HEADER_LEN, be16(c + 4) - HEP_CHUNK_HEADER_LEN,
+                                 s->inflated, sizeof(s->inflated));
+        if (n < 0) { /* not from our compressor: as it is */
+            collector_enqueue(to, pkt, len);
+            return;
+        }
+        int m = hep_swap_payload(pkt, len, off, HEP_CHUNK_PAYLOAD,
+                                 (ha_bytes_t){s->inflated, (size_t)n}, s->plain, HEP_MAX_UDP);
+        if (m < 0) { /* fits only compressed, and `to` may not take that */
+            s->stats->hep_too_big++;
+            return;
+        }
+        raw.pkt = s->plain;
+        raw.len = (size_t)m;
+    }
+    const uint8_t *c = raw.pkt + off;
+    sender_item_t it = {.raw = &raw,
+                        .payload = {c + HEP_CHUNK_HEADER_LEN, be16(c + 4) - HEP_CHUNK_HEADER_LEN},
+                        .plain_len = -1,
+                        .packed_len = -1};
+    const uint8_t *out;
+    int n = sender_encode(s, &it, to, &out);
+    if (n < 0)
+        s->stats->hep_too_big++;
+    else
+        collector_enqueue(to, out, (size_t)n);
+}
+
+/* What `from` holds, unsent or unacknowledged, goes to the collectors that
+ * take over, oldest first, before any new packet reaches them: in order,
+ * and once (collector_release resets a connection that could still deliver
+ * some of it). Its spool stays: on disk, kept across restarts, replayed to
+ * it when it is back. */
+static void sender_handover(sender_t *s, collector_t *from)
+{
+    collector_release(from);
+    size_t n = 0, len;
+    const uint8_t *pkt;
+    while ((pkt = queue_front(&from->queue, &len))) {
+        sender_pass(s, from, pkt, len);
+        queue_pop(&from->queue);
+        n++;
+    }
+    if (n == 0) return;
+    from->st.handed_over += n;
+    s->dirty = 1;
+    log_info("collector %s: %zu queued packets handed over", from->cfg.url, n);
+}
+
+/* Judges every collector again; when one turned unhealthy or a healthy one
+ * appeared, the unhealthy ones' queues are handed over. One whose packets
+ * may still be on the wire stays healthy, and takes new ones, until they
+ * have landed or are lost: handed over earlier they could arrive twice, new
+ * ones sent elsewhere meanwhile would overtake them. One in its first
+ * connection attempt keeps what was queued for it. */
+static void sender_update_health(sender_t *s)
+{
+    if (s->env.delivery.mode == DELIVERY_ALL) return;
+    uint64_t now = uv_now(s->loop);
+    int changed = 0, takers = 0;
+    for (size_t i = 0; i < s->count; i++) {
+        collector_t *col = s->items[i];
+        int healthy = collector_starting(col) ? 2 : collector_healthy(col, now);
+        if (!healthy && col->healthy == 1 && col->queue.count && !collector_settled(col, now))
+            healthy = 1;
+        changed |= healthy != col->healthy;
+        col->healthy = healthy;
+        takers += healthy == 1;
+    }
+    if (!changed || !takers) return;
+    for (size_t i = 0; i < s->count; i++)
+        if (s->items[i]->healthy == 0 && s->items[i]->queue.count) sender_handover(s, s->items[i]);
+}
+
+/* The collector of a packet in failover and hash modes. One whose queue
+ * has no room because it stopped reading does not get it (dropped or
+ * spooled) while another can take over. */
+static collector_t *sender_choose(sender_t *s, sender_item_t *it, ha_bytes_t call_id)
+{
+    sender_update_health(s);
+    collector_t *col = sender_pick(s, call_id);
+    const uint8_t *pkt;
+    int len = sender_encode(s, it, col, &pkt);
+    if (len < 0 || col->healthy != 1) return col;
+    int others = 0;
+    for (size_t i = 0; i < s->count; i++)
+        others += s->items[i] != col && s->items[i]->healthy == 1;
+    if (others && collector_clogged(col, (size_t)len, uv_now(s->loop))) {
+        sender_update_health(s);
+        col = sender_pick(s, call_id);
+        it->plain_len = it->packed_len = -1; /* the handover encoded in the same buffers */
+    }
+    return col;
+}
+
 void sender_set_hep_pcap(sender_t *s, pcap_out_t *out)
 {
     s->hep_pcap = out;
@@ -156,7 +303,7 @@ static int sender_queue(sender_t *s, sender_item_t *it, ha_bytes_t call_id)
         return HA_OK;
     }
     int sent_any = 0;
-    collector_t *only = s->env.delivery.mode == DELIVERY_ALL ? NULL : sender_pick(s, call_id);
+    collector_t *only = s->env.delivery.mode == DELIVERY_ALL ? NULL : sender_choose(s, it, call_id);
     for (size_t i = 0; i < s->count; i++) {
         collector_t *col = s->items[i];
         if (only && col != only) continue;
@@ -211,6 +358,7 @@ static void sender_housekeeping_cb(uv_timer_t *t)
     sender_t *s = t->data;
     for (size_t i = 0; i < s->count; i++)
         collector_tick(s->items[i]);
+    sender_update_health(s); /* a stall shows with time, without new packets */
 }
 
 /* ---- construction ----------------------------------------------------- */
@@ -326,8 +474,10 @@ int sender_create(uv_loop_t *loop, const config_t *cfg, stats_t *stats, sender_t
 
 void sender_drain(sender_t *s, uint64_t deadline_ms)
 {
+    uint64_t now = uv_now(s->loop);
     s->env.draining = 1;
     s->env.drain_deadline_ms = deadline_ms;
+    s->env.drain_stall_ms = deadline_ms > now ? (deadline_ms - now) / 2 : 0;
     for (size_t i = 0; i < s->count; i++)
         collector_drain(s->items[i]);
 }

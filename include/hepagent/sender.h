@@ -4,8 +4,10 @@
  * writes, reconnected with exponential backoff and jitter. TCP bytes stay
  * queued until the collector's TCP acknowledged them, so a broken
  * connection resends what did not arrive. Modes: every collector (all),
- * the first healthy one (failover), or one per Call-ID (hash). The capture
- * path only ever copies into a queue. */
+ * the first healthy one (failover), or one per Call-ID (hash); in the last
+ * two, what a collector that turns unhealthy holds is handed over to the
+ * ones that take its traffic. The capture path only ever copies into a
+ * queue. */
 #ifndef HEPAGENT_SENDER_H
 #define HEPAGENT_SENDER_H
 
@@ -24,6 +26,7 @@ enum {
     SENDER_BATCH = 64,               /* datagrams per sendmmsg */
     SENDER_HOUSEKEEPING_MS = 50,     /* acknowledgement and spool checks */
     SENDER_STALL_MS = 5000,          /* a collector that takes nothing this long is unhealthy */
+    SENDER_CLOGGED_MS = 200,         /* so is one with a full queue and a closed window */
     SENDER_TLS_VERDICT_MIN_MS = 500, /* least wait for a TLS 1.3 verdict on our certificate */
     SENDER_DRAIN_RETRY_MS = 100,     /* draining: the longest wait between reconnects */
     SENDER_DRAIN_LAST_MS = 100,      /* draining: the last reconnect, before the deadline */
