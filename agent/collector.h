@@ -1,8 +1,8 @@
-/* One collector as the sender sees it (internal to sender.c and
- * collector.c): its queue, optional spool, and the state machine of its
- * connection (connect, TLS handshake, reconnect with backoff, writes,
- * acknowledgements, spool replay). Which collector gets a packet is the
- * sender's business; a collector only delivers what it was given. */
+/* One collector as the sender sees it (internal to sender.c, collector.c
+ * and collector_queue.c): its queue, optional spool, and the state machine
+ * of its connection (connect, TLS handshake, reconnect with backoff,
+ * writes, acknowledgements, spool replay). Which collector gets a packet is
+ * the sender's business; a collector only delivers what it was given. */
 #ifndef HEPAGENT_AGENT_COLLECTOR_H
 #define HEPAGENT_AGENT_COLLECTOR_H
 
@@ -151,5 +151,24 @@ size_t collector_pending(const collector_t *col);
  * run the spool keeps, those included. */
 uint64_t collector_abandon(collector_t *col, uint64_t *kept);
 void collector_visit_stats(const collector_t *col, const stats_visitor_t *v);
+
+/* ---- between collector.c (the connection) and collector_queue.c (what
+ * waits for it and how it leaves); not for the sender ---- */
+
+static inline int collector_stream(const collector_t *col)
+{
+    return col->cfg.transport != COLLECTOR_UDP;
+}
+/* The connection broke or an attempt failed: closes it, makes what was
+ * written and not acknowledged go again, and schedules a retry. */
+void collector_fail(collector_t *col, const char *what, const char *why);
+void collector_fail_errno(collector_t *col, const char *what, int err);
+/* Polls the socket for what the state and a blocked write wait for. */
+void collector_update_events(collector_t *col);
+/* Pops the packets the collector's TCP acknowledged (counted as sent). */
+void collector_reclaim(collector_t *col);
+/* What was written and not acknowledged counts as unwritten again
+ * (retransmitted when it goes). */
+void collector_rewind(collector_t *col);
 
 #endif
