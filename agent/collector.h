@@ -145,7 +145,7 @@ void collector_release(collector_t *col);
  * that would pass the deadline. */
 void collector_drain(collector_t *col);
 /* Packets it can still deliver before shutdown. */
-size_t collector_pending(const collector_t *col);
+size_t collector_pending(collector_t *col);
 /* At shutdown: spools what is left where a spool is configured, counts the
  * rest as dropped; returns the number dropped. *kept: the packets of this
  * run the spool keeps, those included. */

@@ -239,8 +239,11 @@ static void collector_replay(collector_t *col)
     col->st.spool_corrupt = spool_stats(col->spool)->corrupt;
 }
 
-size_t collector_pending(const collector_t *col)
+size_t collector_pending(collector_t *col)
 {
+    /* asked every few ms while stopping: acknowledgements count at once,
+     * not at the next housekeeping tick */
+    collector_reclaim(col);
     size_t n = col->queue.count;
     /* spooled packets too: a collector that comes up before the deadline
      * replays them */

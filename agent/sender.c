@@ -482,7 +482,7 @@ void sender_drain(sender_t *s, uint64_t deadline_ms)
         collector_drain(s->items[i]);
 }
 
-size_t sender_pending(const sender_t *s)
+size_t sender_pending(sender_t *s)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->count; i++)

@@ -68,7 +68,7 @@ void sender_set_hep_pcap(sender_t *s, pcap_out_t *out);
  * inside the window is used. */
 void sender_drain(sender_t *s, uint64_t deadline_ms);
 /* Packets (and spools) that can still be delivered before shutdown. */
-size_t sender_pending(const sender_t *s);
+size_t sender_pending(sender_t *s);
 /* Whether a connected collector's queue is more than half full: file
  * sources pause reading on it instead of dropping. */
 int sender_backlogged(const sender_t *s);
