@@ -15,6 +15,9 @@ usage: make_seeds.py OUTDIR   writes OUTDIR/<target>/... for each fuzz target:
           all of them, each alone, and all with the last record cut short
   rtp     the UDP payloads of each media capture as fuzz_rtp.c's records
           (control byte with the flow, time step in ms, length, payload)
+  sdp     the SIP payloads that carry a body, and hand-made multipart ones
+  rtcp    the RTCP payloads of the media captures (version 2, type 192-223),
+          and a hand-made compound of every packet type
 Deterministic: the same repository gives the same seeds.
 """
 import glob
@@ -77,6 +80,38 @@ def rtp_records(path):
     return out
 
 
+SDP = b"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n" \
+      b"m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=rtcp:4005\r\n" \
+      b"m=video 4002 RTP/AVPF 96\r\nc=IN IP6 2001:db8::1\r\na=rtpmap:96 VP8/90000\r\n" \
+      b"a=rtcp-mux\r\na=sendonly\r\n"
+MULTIPART = [
+    b"INVITE sip:b@x SIP/2.0\r\nCall-ID: 1\r\nCSeq: 1 INVITE\r\n"
+    b"Content-Type: multipart/mixed;boundary=\"b1\"\r\n\r\n--b1\r\n"
+    b"Content-Type: application/isup\r\n\r\n\x01\x02\r\n--b1\r\n"
+    b"Content-Type: application/sdp\r\n\r\n" + SDP + b"\r\n--b1--\r\n",
+    b"SIP/2.0 200 OK\r\ni: 1\r\nCSeq: 1 INVITE\r\nc: application/sdp\r\n\r\n" + SDP,
+]
+
+
+def rtcp_packet(pt, count, body):
+    """One RTCP packet: header with the length in words minus one."""
+    return struct.pack(">BBH", 0x80 | count, pt, len(body) // 4) + body
+
+
+def rtcp_compound():
+    """SR with a block, RR, SDES, BYE, APP, PSFB and XR with VoIP metrics."""
+    block = struct.pack(">IIIIII", 2, 0x01000003, 1000, 12, 0, 0)
+    sr = rtcp_packet(200, 1, struct.pack(">IIIIII", 1, 3909000000, 0, 160, 5, 800) + block)
+    rr = rtcp_packet(201, 1, struct.pack(">I", 1) + block)
+    sdes = rtcp_packet(202, 1, struct.pack(">I", 1) + b"\x01\x03abc\x00")
+    bye = rtcp_packet(203, 1, struct.pack(">I", 1))
+    app = rtcp_packet(204, 0, struct.pack(">I", 1) + b"NAME")
+    fb = rtcp_packet(206, 1, struct.pack(">II", 1, 2))
+    voip = struct.pack(">BBHI", 7, 0, 8, 2) + bytes(range(1, 29))
+    xr = rtcp_packet(207, 0, struct.pack(">I", 1) + voip)
+    return sr + rr + sdes + bye + app + fb + xr
+
+
 def main():
     out = sys.argv[1]
     captures = sorted(glob.glob(os.path.join(REPO, "tests/pcap/**/*.pcap*"), recursive=True))
@@ -101,8 +136,18 @@ def main():
                     if payload[:3] in (b"SIP",) or b" SIP/2.0" in payload[:200]:
                         write(out, "sip", "%s_%d" % (name, i), payload)
                         write(out, "redact", "%s_%d" % (name, i), bytes([i % 8]) + payload)
+                        if b"\r\n\r\nv=0" in payload:
+                            write(out, "sdp", "%s_%d" % (name, i), payload)
     for path in sorted(glob.glob(os.path.join(REPO, "tests/pcap/media/*.pcap"))):
         write(out, "rtp", os.path.basename(path), rtp_records(path))
+        frames = [r.frame for r in pcapfile.read_pcap_file(path).records]
+        rtcp = [got[1] for got in map(udp_payload, frames)
+                if got and len(got[1]) >= 4 and got[1][0] >> 6 == 2 and 192 <= got[1][1] <= 223]
+        for i, payload in enumerate(rtcp[:20]):
+            write(out, "rtcp", "%s_%d" % (os.path.basename(path), i), payload)
+    for i, blob in enumerate(MULTIPART):
+        write(out, "sdp", "multipart_%d" % i, blob)
+    write(out, "rtcp", "every_type", rtcp_compound())
     records = []
     for v in sorted(glob.glob(os.path.join(REPO, "tests/unit/vectors/*.bin"))):
         write(out, "hep", os.path.basename(v), open(v, "rb").read())
