@@ -41,12 +41,6 @@ enum {
     RTCP_TYPE_MAX = 223,
 };
 
-int rtcp_is_rtcp(const uint8_t *data, size_t len)
-{
-    return len >= RTCP_HEADER_LEN && (data[0] >> 6) == 2 && data[1] >= RTCP_TYPE_MIN &&
-           data[1] <= RTCP_TYPE_MAX;
-}
-
 /* One packet of a compound, as located by the first pass. */
 typedef struct {
     const uint8_t *p;

@@ -35,7 +35,8 @@ enum {
     X(bad_report_count, "RTCP SR/RR/BYE with more report blocks or sources than fit, not sent")    \
     X(bad_sdes, "RTCP SDES chunks or items running past their packet, not sent")                   \
     X(bad_xr, "RTCP XR blocks running past their packet or of a wrong size, not sent")             \
-    X(too_big, "RTCP compound packets whose JSON would exceed the buffer, not sent")
+    X(too_big, "RTCP compound packets whose JSON would exceed the buffer, not sent")               \
+    X(truncated, "RTCP packets cut by the capture's snaplen, not sent")
 
 typedef enum {
 #define RTCP_RESULT_ENUM(name, help) RTCP_RESULT_##name,
@@ -62,10 +63,6 @@ typedef struct rtcp_info {
     uint8_t has_voip;
     uint8_t mos_lq, mos_cq; /* tenths, 127 = unavailable */
 } rtcp_info_t;
-
-/* Whether a UDP payload on a port carrying RTP and RTCP together is RTCP:
- * version 2 and a second byte of 192-223 (RFC 5761 §4). */
-int rtcp_is_rtcp(const uint8_t *data, size_t len);
 
 /* Checks the whole compound packet, then writes its JSON (not NUL-
  * terminated) into out. Returns RTCP_RESULT_ok with *out_len and info set,

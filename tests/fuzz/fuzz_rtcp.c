@@ -26,7 +26,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (n != 0) {
         abort();
     }
-    rtcp_is_rtcp(copy, size);
     free(copy);
     return 0;
 }

@@ -395,22 +395,6 @@ static void test_malformed(void **state)
     assert_string_equal(rtcp_result_name(RTCP_RESULT_bad_sdes), "bad_sdes");
 }
 
-static void test_is_rtcp(void **state)
-{
-    (void)state;
-    const uint8_t rtp[] = {0x80, 0x00, 0x12, 0x34};
-    const uint8_t rtp_marker[] = {0x80, 0x80 | 96, 0, 0};
-    const uint8_t rr[] = {0x80, 201, 0, 1};
-    const uint8_t fb[] = {0x81, 206, 0, 2};
-    const uint8_t v1[] = {0x40, 201, 0, 1};
-    assert_false(rtcp_is_rtcp(rtp, sizeof(rtp)));
-    assert_false(rtcp_is_rtcp(rtp_marker, sizeof(rtp_marker))); /* 224 */
-    assert_true(rtcp_is_rtcp(rr, sizeof(rr)));
-    assert_true(rtcp_is_rtcp(fb, sizeof(fb)));
-    assert_false(rtcp_is_rtcp(v1, sizeof(v1)));
-    assert_false(rtcp_is_rtcp(rr, 3));
-}
-
 /* Every prefix and every single-byte change of a rich compound: either a
  * clean reason or valid JSON (run under ASan). */
 static void test_mutations(void **state)
@@ -458,7 +442,6 @@ int main(void)
         cmocka_unit_test(test_nothing_to_report),
         cmocka_unit_test(test_padding),
         cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_is_rtcp),
         cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

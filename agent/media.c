@@ -1,0 +1,786 @@
+/* The media table: calls by Call-ID, each with up to four parties (the
+ * From tag of its requests, the To tags of the answers) whose SDP announced
+ * streams; each stream's RTP and RTCP endpoints sit in one hash by address
+ * and port that every UDP packet is looked up in (destination first, then
+ * source). Calls wait in an idle list (touched at most once a second per
+ * call, so a packet costs no list surgery) or, once BYE, CANCEL or a final
+ * error arrived, in an ending list until their grace time is up. */
+#include "hepagent/media.h"
+#include "hepagent/lru.h"
+#include "hepagent/rtp.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum {
+    MEDIA_CHECK_US = 100000,  /* the lists are looked at every 100 ms of capture time */
+    MEDIA_TOUCH_US = 1000000, /* an active call moves to the idle list's tail once a second */
+    MEDIA_MIN_BUCKETS = 1024,
+};
+
+typedef struct media_call media_call_t;
+typedef struct media_stream media_stream_t;
+
+typedef struct media_endpoint {
+    struct media_endpoint *next; /* bucket chain */
+    media_stream_t *stream;
+    uint32_t hash;
+    uint16_t port;
+    uint8_t version; /* 0: not in the table */
+    uint8_t has_in, has_out;
+    uint8_t addr[16];
+    /* the RTP flows last seen to (in) and from (out) this endpoint, to end
+     * their QoS streams when the endpoint goes away */
+    flow_key_t flow_in, flow_out;
+} media_endpoint_t;
+
+struct media_stream {
+    media_stream_t *next; /* the call's streams */
+    media_call_t *call;
+    uint8_t party, index; /* which party's SDP, which m= line of it */
+    uint8_t srtp;
+    uint8_t rtpmap_count;
+    sdp_rtpmap_t *rtpmap;
+    media_endpoint_t rtp, rtcp; /* rtcp not in the table with rtcp-mux */
+};
+
+typedef enum {
+    MEDIA_END_NONE = 0,
+    MEDIA_END_BYE,
+    MEDIA_END_CANCEL,
+    MEDIA_END_REJECTED
+} media_end_t;
+
+struct media_call {
+    media_call_t *next; /* bucket chain */
+    lru_node_t lru;     /* in the idle list, or in the ending list once end is set */
+    uint32_t hash;
+    uint8_t end;
+    uint8_t established;
+    uint8_t parties;
+    uint64_t last_us;                 /* last SIP message or packet */
+    uint64_t touched_us;              /* when it last moved to the idle list's tail */
+    uint64_t end_us;                  /* when ending: the grace time is up */
+    uint64_t tags[MEDIA_MAX_PARTIES]; /* hashes of the parties' tags */
+    media_stream_t *streams;
+    uint32_t stream_count;
+    uint16_t call_id_len;
+    uint8_t call_id[];
+};
+
+struct media {
+    media_options_t opts;
+    media_sink_t sink;
+    media_stats_t stats;
+    qos_table_t *qos;
+    media_endpoint_t **buckets;
+    uint32_t nbuckets;
+    size_t endpoints;
+    media_call_t **call_buckets;
+    uint32_t ncall_buckets;
+    size_t calls;
+    size_t streams;
+    size_t bytes; /* held by calls, streams and their rtpmaps */
+    lru_list_t idle, ending;
+    uint64_t now_us, next_check_us;
+    char json[RTCP_JSON_MAX];
+};
+
+void media_options_default(media_options_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->max_streams = MEDIA_DEFAULT_MAX_STREAMS;
+    o->stream_timeout_ms = MEDIA_DEFAULT_STREAM_TIMEOUT_MS;
+    o->grace_ms = MEDIA_DEFAULT_GRACE_MS;
+}
+
+static void media_qos_report(void *ctx, const qos_report_t *r)
+{
+    media_t *m = ctx;
+    if (m->sink.qos) m->sink.qos(m->sink.ctx, r);
+}
+
+media_t *media_new(const media_options_t *o, const media_sink_t *sink)
+{
+    media_t *m = calloc(1, sizeof(*m));
+    if (!m) return NULL;
+    m->opts = *o;
+    if (m->opts.max_streams == 0) m->opts.max_streams = 1;
+    if (sink) m->sink = *sink;
+    m->nbuckets = m->ncall_buckets = MEDIA_MIN_BUCKETS;
+    m->buckets = calloc(m->nbuckets, sizeof(*m->buckets));
+    m->call_buckets = calloc(m->ncall_buckets, sizeof(*m->call_buckets));
+    if (o->qos) {
+        qos_options_t q;
+        qos_options_default(&q);
+        q.max_streams = m->opts.max_streams;
+        q.stream_timeout_ms = m->opts.stream_timeout_ms;
+        q.interval_s = m->opts.qos_interval_s;
+        m->qos = qos_new(&q, media_qos_report, m);
+    }
+    if (!m->buckets || !m->call_buckets || (o->qos && !m->qos)) {
+        media_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- hashing ------------------------------------------------------------ */
+
+static uint32_t media_ep_hash(uint8_t version, const uint8_t *addr, uint16_t port)
+{
+    uint32_t h = (port * 0x9e3779b1u) ^ version;
+    for (size_t i = 0; i < (version == 6 ? 16u : 4u); i += 4) {
+        uint32_t w;
+        memcpy(&w, addr + i, 4);
+        h = (h ^ w) * 0x85ebca6bu;
+        h ^= h >> 13;
+    }
+    return h ^ (h >> 16);
+}
+
+static uint32_t media_call_hash(const uint8_t *id, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ id[i]) * 16777619u;
+    return h;
+}
+
+static int media_ep_is(const media_endpoint_t *e, uint32_t h, uint8_t version, const uint8_t *addr,
+                       uint16_t port)
+{
+    return e->hash == h && e->port == port && e->version == version &&
+           memcmp(e->addr, addr, version == 6 ? 16 : 4) == 0;
+}
+
+static media_endpoint_t *media_ep_find(const media_t *m, uint8_t version, const uint8_t *addr,
+                                       uint16_t port)
+{
+    uint32_t h = media_ep_hash(version, addr, port);
+    for (media_endpoint_t *e = m->buckets[h & (m->nbuckets - 1)]; e; e = e->next)
+        if (media_ep_is(e, h, version, addr, port)) return e;
+    return NULL;
+}
+
+/* Doubles a chained table when it holds more entries than buckets. */
+static void media_grow_endpoints(media_t *m)
+{
+    if (m->endpoints < m->nbuckets) return;
+    uint32_t n = m->nbuckets * 2;
+    media_endpoint_t **b = calloc(n, sizeof(*b));
+    if (!b) return; /* longer chains, still correct */
+    for (uint32_t i = 0; i < m->nbuckets; i++) {
+        for (media_endpoint_t *e = m->buckets[i], *next; e; e = next) {
+            next = e->next;
+            e->next = b[e->hash & (n - 1)];
+            b[e->hash & (n - 1)] = e;
+        }
+    }
+    free(m->buckets);
+    m->buckets = b;
+    m->nbuckets = n;
+}
+
+static void media_grow_calls(media_t *m)
+{
+    if (m->calls < m->ncall_buckets) return;
+    uint32_t n = m->ncall_buckets * 2;
+    media_call_t **b = calloc(n, sizeof(*b));
+    if (!b) return;
+    for (uint32_t i = 0; i < m->ncall_buckets; i++) {
+        for (media_call_t *c = m->call_buckets[i], *next; c; c = next) {
+            next = c->next;
+            c->next = b[c->hash & (n - 1)];
+            b[c->hash & (n - 1)] = c;
+        }
+    }
+    free(m->call_buckets);
+    m->call_buckets = b;
+    m->ncall_buckets = n;
+}
+
+/* ---- endpoints ---------------------------------------------------------- */
+
+static int media_flow_has(const flow_key_t *k, int src, const media_endpoint_t *e)
+{
+    return k->version == e->version && (src ? k->sport : k->dport) == e->port &&
+           memcmp(src ? k->src : k->dst, e->addr, e->version == 6 ? 16 : 4) == 0;
+}
+
+static void media_flow_end(media_t *m, const flow_key_t *k)
+{
+    if (!m->qos) return;
+    qos_end_flow(m->qos, k->version, k->src, k->sport, k->dst, k->dport, k->vlan,
+                 m->now_us / 1000000, (uint32_t)(m->now_us % 1000000));
+}
+
+/* The QoS streams of flows that used e end: those seen at e, and those its
+ * call's other endpoints saw coming from or going to it. */
+static void media_end_flows(media_t *m, media_endpoint_t *e)
+{
+    if (e->has_in) media_flow_end(m, &e->flow_in);
+    if (e->has_out) media_flow_end(m, &e->flow_out);
+    e->has_in = e->has_out = 0;
+    for (media_stream_t *s = e->stream->call->streams; s; s = s->next) {
+        media_endpoint_t *x[2] = {&s->rtp, &s->rtcp};
+        for (int k = 0; k < 2; k++) {
+            if (x[k]->has_in && media_flow_has(&x[k]->flow_in, 1, e)) {
+                media_flow_end(m, &x[k]->flow_in);
+                x[k]->has_in = 0;
+            }
+            if (x[k]->has_out && media_flow_has(&x[k]->flow_out, 0, e)) {
+                media_flow_end(m, &x[k]->flow_out);
+                x[k]->has_out = 0;
+            }
+        }
+    }
+}
+
+/* Takes e out of the table; end_flows: its QoS streams end too (not when
+ * the whole call ends, which ends them all at once). */
+static void media_ep_remove(media_t *m, media_endpoint_t *e, int end_flows)
+{
+    if (!e->version) return;
+    media_endpoint_t **slot = &m->buckets[e->hash & (m->nbuckets - 1)];
+    while (*slot && *slot != e)
+        slot = &(*slot)->next;
+    if (*slot) *slot = e->next;
+    if (end_flows) media_end_flows(m, e);
+    e->version = 0;
+    e->next = NULL;
+    m->endpoints--;
+}
+
+/* Puts e (address and port set) in the table; an endpoint of another
+ * stream with the same address and port is taken over. */
+static void media_ep_insert(media_t *m, media_endpoint_t *e)
+{
+    e->hash = media_ep_hash(e->version, e->addr, e->port);
+    media_endpoint_t *old = media_ep_find(m, e->version, e->addr, e->port);
+    if (old) {
+        m->stats.endpoints_taken_over++;
+        media_ep_remove(m, old, 1);
+    }
+    e->has_in = e->has_out = 0;
+    uint32_t b = e->hash & (m->nbuckets - 1);
+    e->next = m->buckets[b];
+    m->buckets[b] = e;
+    m->endpoints++;
+    media_grow_endpoints(m);
+}
+
+static void media_ep_set(media_endpoint_t *e, const sdp_addr_t *a, uint16_t port)
+{
+    memset(e->addr, 0, sizeof(e->addr));
+    memcpy(e->addr, a->addr, a->version == 6 ? 16 : 4);
+    e->version = a->version;
+    e->port = port;
+}
+
+static int media_ep_same(const media_endpoint_t *e, const sdp_addr_t *a, uint16_t port)
+{
+    return e->version == a->version && e->port == port &&
+           memcmp(e->addr, a->addr, a->version == 6 ? 16 : 4) == 0;
+}
+
+/* ---- streams ------------------------------------------------------------ */
+
+static void media_stream_free(media_t *m, media_stream_t *s, int end_flows)
+{
+    media_ep_remove(m, &s->rtp, end_flows);
+    media_ep_remove(m, &s->rtcp, end_flows);
+    media_call_t *c = s->call;
+    media_stream_t **slot = &c->streams;
+    while (*slot && *slot != s)
+        slot = &(*slot)->next;
+    if (*slot) *slot = s->next;
+    c->stream_count--;
+    m->streams--;
+    m->bytes -= sizeof(*s) + s->rtpmap_count * sizeof(sdp_rtpmap_t);
+    free(s->rtpmap);
+    free(s);
+}
+
+static void media_stream_rtpmap(media_t *m, media_stream_t *s, const sdp_media_t *sm)
+{
+    if (sm->rtpmap_count != s->rtpmap_count) {
+        sdp_rtpmap_t *r = NULL;
+        if (sm->rtpmap_count) {
+            r = realloc(s->rtpmap, sm->rtpmap_count * sizeof(*r));
+            if (!r) return; /* keeps the old map */
+        } else {
+            free(s->rtpmap);
+        }
+        m->bytes = m->bytes - s->rtpmap_count * sizeof(*r) + sm->rtpmap_count * sizeof(*r);
+        s->rtpmap = r;
+        s->rtpmap_count = sm->rtpmap_count;
+    }
+    if (sm->rtpmap_count) memcpy(s->rtpmap, sm->rtpmap, sm->rtpmap_count * sizeof(sdp_rtpmap_t));
+    s->srtp = sm->srtp;
+}
+
+/* Where RTCP of sm arrives, when not on the RTP port. */
+static int media_rtcp_apart(const sdp_media_t *sm)
+{
+    return sm->rtcp_port && sm->rtcp_addr.version &&
+           !(sm->rtcp_port == sm->port && sm->rtcp_addr.version == sm->addr.version &&
+             memcmp(sm->rtcp_addr.addr, sm->addr.addr, 16) == 0);
+}
+
+/* (Re)keys the stream's endpoints to what sm announces. */
+static void media_stream_place(media_t *m, media_stream_t *s, const sdp_media_t *sm)
+{
+    media_ep_set(&s->rtp, &sm->addr, sm->port);
+    media_ep_insert(m, &s->rtp);
+    if (media_rtcp_apart(sm)) {
+        media_ep_set(&s->rtcp, &sm->rtcp_addr, sm->rtcp_port);
+        media_ep_insert(m, &s->rtcp);
+    }
+}
+
+static media_stream_t *media_stream_of(const media_call_t *c, int party, int index)
+{
+    for (media_stream_t *s = c->streams; s; s = s->next)
+        if (s->party == party && s->index == index) return s;
+    return NULL;
+}
+
+/* One m= line of a party's SDP. */
+static void media_stream_apply(media_t *m, media_call_t *c, int party, int index,
+                               const sdp_media_t *sm)
+{
+    media_stream_t *s = media_stream_of(c, party, index);
+    if (!sm->rtp || !sm->port || sm->hold || !sm->addr.version) {
+        if (sm->rtp && sm->port && !sm->hold && !sm->addr.version) m->stats.streams_unaddressed++;
+        if (s) {
+            m->stats.streams_ended++;
+            media_stream_free(m, s, 1);
+        }
+        return;
+    }
+    if (s) {
+        int apart = media_rtcp_apart(sm);
+        int same =
+            media_ep_same(&s->rtp, &sm->addr, sm->port) &&
+            (apart ? media_ep_same(&s->rtcp, &sm->rtcp_addr, sm->rtcp_port) : s->rtcp.version == 0);
+        if (!same) {
+            m->stats.streams_moved++;
+            media_ep_remove(m, &s->rtp, 1);
+            media_ep_remove(m, &s->rtcp, 1);
+            media_stream_place(m, s, sm);
+        }
+        media_stream_rtpmap(m, s, sm);
+        return;
+    }
+    if (m->streams >= m->opts.max_streams) {
+        m->stats.streams_refused++;
+        return;
+    }
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        m->stats.streams_refused++;
+        return;
+    }
+    s->call = c;
+    s->party = (uint8_t)party;
+    s->index = (uint8_t)index;
+    s->rtp.stream = s->rtcp.stream = s;
+    s->next = c->streams;
+    c->streams = s;
+    c->stream_count++;
+    m->streams++;
+    m->stats.streams++;
+    m->bytes += sizeof(*s);
+    media_stream_place(m, s, sm);
+    media_stream_rtpmap(m, s, sm);
+}
+
+/* ---- calls -------------------------------------------------------------- */
+
+static media_call_t *media_call_find(const media_t *m, ha_bytes_t id)
+{
+    uint32_t h = media_call_hash(id.ptr, id.len);
+    for (media_call_t *c = m->call_buckets[h & (m->ncall_buckets - 1)]; c; c = c->next)
+        if (c->hash == h && c->call_id_len == id.len && memcmp(c->call_id, id.ptr, id.len) == 0)
+            return c;
+    return NULL;
+}
+
+static media_call_t *media_call_new(media_t *m, ha_bytes_t id)
+{
+    media_call_t *c = calloc(1, sizeof(*c) + id.len);
+    if (!c) return NULL;
+    memcpy(c->call_id, id.ptr, id.len);
+    c->call_id_len = (uint16_t)id.len;
+    c->hash = media_call_hash(id.ptr, id.len);
+    c->last_us = c->touched_us = m->now_us;
+    uint32_t b = c->hash & (m->ncall_buckets - 1);
+    c->next = m->call_buckets[b];
+    m->call_buckets[b] = c;
+    lru_append(&m->idle, &c->lru);
+    m->calls++;
+    m->bytes += sizeof(*c) + id.len;
+    m->stats.calls++;
+    media_grow_calls(m);
+    return c;
+}
+
+/* The call is over: its QoS streams report for the last time, its
+ * endpoints leave the table. */
+static void media_call_free(media_t *m, media_call_t *c)
+{
+    if (m->qos && c->stream_count)
+        qos_end_call(m->qos, c->call_id, c->call_id_len, m->now_us / 1000000,
+                     (uint32_t)(m->now_us % 1000000));
+    while (c->streams)
+        media_stream_free(m, c->streams, 0);
+    media_call_t **slot = &m->call_buckets[c->hash & (m->ncall_buckets - 1)];
+    while (*slot && *slot != c)
+        slot = &(*slot)->next;
+    if (*slot) *slot = c->next;
+    lru_unlink(c->end ? &m->ending : &m->idle, &c->lru);
+    m->calls--;
+    m->bytes -= sizeof(*c) + c->call_id_len;
+    free(c);
+}
+
+static void media_call_end(media_t *m, media_call_t *c, media_end_t why)
+{
+    if (c->end) return; /* the first reason stands */
+    c->end = (uint8_t)why;
+    c->end_us = m->now_us + (uint64_t)m->opts.grace_ms * 1000;
+    lru_unlink(&m->idle, &c->lru);
+    lru_append(&m->ending, &c->lru);
+}
+
+/* A new INVITE after a rejection (a redirect, a retry with other SDP) takes
+ * the call back. */
+static void media_call_revive(media_t *m, media_call_t *c)
+{
+    if (c->end != MEDIA_END_REJECTED) return;
+    lru_unlink(&m->ending, &c->lru);
+    c->end = MEDIA_END_NONE;
+    c->touched_us = m->now_us;
+    lru_append(&m->idle, &c->lru);
+}
+
+/* The party of a tag (added on first sight), -1 when all slots are taken.
+ * Tags are kept as 64-bit FNV-1a hashes: a collision between two tags of
+ * one call is not a practical concern. */
+static int media_party(media_call_t *c, ha_bytes_t tag)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < tag.len; i++)
+        h = (h ^ tag.ptr[i]) * 1099511628211ull;
+    for (int p = 0; p < c->parties; p++)
+        if (c->tags[p] == h) return p;
+    if (c->parties == MEDIA_MAX_PARTIES) return -1;
+    c->tags[c->parties] = h;
+    return c->parties++;
+}
+
+/* The tag parameter of a From or To value, after the URI. */
+static ha_bytes_t media_tag(ha_bytes_t v)
+{
+    const uint8_t *p = v.ptr;
+    size_t n = v.len;
+    const uint8_t *gt = memchr(p, '>', n);
+    if (gt) {
+        n -= (size_t)(gt + 1 - p);
+        p = gt + 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != ';') continue;
+        size_t j = i + 1;
+        while (j < n && (p[j] == ' ' || p[j] == '\t'))
+            j++;
+        if (j + 3 > n || strncasecmp((const char *)p + j, "tag", 3) != 0) continue;
+        j += 3;
+        while (j < n && (p[j] == ' ' || p[j] == '\t'))
+            j++;
+        if (j >= n || p[j] != '=') continue;
+        j++;
+        while (j < n && (p[j] == ' ' || p[j] == '\t'))
+            j++;
+        size_t start = j;
+        while (j < n && !memchr(";, \t\r\n", p[j], 6))
+            j++;
+        return (ha_bytes_t){p + start, j - start};
+    }
+    return (ha_bytes_t){NULL, 0};
+}
+
+/* ---- the clock ---------------------------------------------------------- */
+
+static void media_clock(media_t *m, uint64_t now_us)
+{
+    if (now_us > m->now_us) m->now_us = now_us;
+    now_us = m->now_us;
+    if (now_us < m->next_check_us) return;
+    m->next_check_us = now_us + MEDIA_CHECK_US;
+    media_call_t *c;
+    while ((c = LRU_ENTRY(m->ending.head, media_call_t, lru)) && c->end_us <= now_us) {
+        if (c->end == MEDIA_END_BYE) m->stats.calls_bye++;
+        if (c->end == MEDIA_END_CANCEL) m->stats.calls_cancel++;
+        if (c->end == MEDIA_END_REJECTED) m->stats.calls_rejected++;
+        media_call_free(m, c);
+    }
+    uint64_t timeout = (uint64_t)m->opts.stream_timeout_ms * 1000;
+    while ((c = LRU_ENTRY(m->idle.head, media_call_t, lru)) && c->touched_us + timeout < now_us) {
+        if (c->last_us + timeout >= now_us) { /* heard from since it was queued */
+            c->touched_us = c->last_us;
+            lru_touch(&m->idle, &c->lru);
+            continue;
+        }
+        m->stats.calls_expired++;
+        media_call_free(m, c);
+    }
+    if (m->qos) qos_tick(m->qos, now_us / 1000000, (uint32_t)(now_us % 1000000));
+}
+
+void media_tick(media_t *m, uint64_t ts_sec, uint32_t ts_usec)
+{
+    media_clock(m, ts_sec * 1000000 + ts_usec);
+}
+
+static void media_heard(media_t *m, media_call_t *c)
+{
+    c->last_us = m->now_us;
+    if (!c->end && c->last_us >= c->touched_us + MEDIA_TOUCH_US) {
+        c->touched_us = c->last_us;
+        lru_touch(&m->idle, &c->lru);
+    }
+}
+
+/* ---- SIP ---------------------------------------------------------------- */
+
+static int media_offer_answer_method(ha_bytes_t method)
+{
+    return sip_token_equals(method, "INVITE") || sip_token_equals(method, "ACK") ||
+           sip_token_equals(method, "UPDATE") || sip_token_equals(method, "PRACK");
+}
+
+/* The SDP of a message that may carry an offer or an answer. */
+static void media_learn(media_t *m, media_call_t **call, const uint8_t *data, size_t len,
+                        const sip_msg_t *sip)
+{
+    ha_bytes_t method = sip->is_request ? sip->method : sip->cseq_method;
+    if (!media_offer_answer_method(method) || (!sip->is_request && sip->status >= 300)) return;
+    ha_bytes_t body;
+    if (sdp_find_body(data, len, sip, &body) != SDP_OK) return;
+    sdp_t sdp;
+    sdp_result_t r = sdp_parse(body.ptr, body.len, &sdp);
+    if (r != SDP_OK) {
+        m->stats.sdp[r]++;
+        return;
+    }
+    m->stats.sdp_read++;
+    media_call_t *c = *call;
+    if (!c) {
+        int any = 0;
+        for (int i = 0; i < sdp.media_count; i++)
+            any |= sdp.media[i].rtp && sdp.media[i].port && !sdp.media[i].hold;
+        if (!any) return;
+        if (sip->call_id.len > MEDIA_CALL_ID_MAX) {
+            m->stats.call_id_too_long++;
+            return;
+        }
+        c = *call = media_call_new(m, sip->call_id);
+        if (!c) return;
+    }
+    if (sip->is_request && sip_token_equals(method, "INVITE")) media_call_revive(m, c);
+    int party = media_party(c, media_tag(sip->is_request ? sip->from : sip->to));
+    if (party < 0) {
+        m->stats.parties_refused++;
+        return;
+    }
+    for (int i = 0; i < SDP_MAX_MEDIA; i++) {
+        if (i < sdp.media_count) {
+            media_stream_apply(m, c, party, i, &sdp.media[i]);
+        } else {
+            media_stream_t *s = media_stream_of(c, party, i);
+            if (!s) continue;
+            m->stats.streams_ended++; /* the m= line is gone */
+            media_stream_free(m, s, 1);
+        }
+    }
+}
+
+void media_sip(media_t *m, const uint8_t *data, size_t len, const sip_msg_t *sip, uint64_t ts_sec,
+               uint32_t ts_usec)
+{
+    media_clock(m, ts_sec * 1000000 + ts_usec);
+    if (!sip->call_id.len) return;
+    media_call_t *c = media_call_find(m, sip->call_id);
+    media_learn(m, &c, data, len, sip);
+    if (!c) return;
+    media_heard(m, c);
+    if (sip->is_request) {
+        if (sip_token_equals(sip->method, "BYE")) media_call_end(m, c, MEDIA_END_BYE);
+        if (sip_token_equals(sip->method, "CANCEL")) media_call_end(m, c, MEDIA_END_CANCEL);
+    } else if (sip_token_equals(sip->cseq_method, "INVITE")) {
+        if (sip->status >= 200 && sip->status < 300) c->established = 1;
+        /* a challenge is answered by the same call with credentials */
+        if (sip->status >= 300 && !c->established && sip->status != 401 && sip->status != 407)
+            media_call_end(m, c, MEDIA_END_REJECTED);
+    }
+    if (c->stream_count == 0 && !c->end) media_call_free(m, c); /* nothing left to track */
+}
+
+/* ---- packets ------------------------------------------------------------ */
+
+/* The clock rate and codec of a payload type: the stream's rtpmap, else
+ * the same m= line of the other parties (the answer may name what the
+ * offer left to the static table). */
+static const sdp_rtpmap_t *media_rtpmap(const media_stream_t *s, uint8_t pt)
+{
+    for (uint8_t i = 0; i < s->rtpmap_count; i++)
+        if (s->rtpmap[i].payload_type == pt) return &s->rtpmap[i];
+    for (const media_stream_t *o = s->call->streams; o; o = o->next) {
+        if (o == s || o->index != s->index) continue;
+        for (uint8_t i = 0; i < o->rtpmap_count; i++)
+            if (o->rtpmap[i].payload_type == pt) return &o->rtpmap[i];
+    }
+    return NULL;
+}
+
+static void media_rtcp(media_t *m, const packet_t *pkt, const media_stream_t *s)
+{
+    const media_call_t *c = s->call;
+    m->stats.rtcp_packets++;
+    if (!m->opts.rtcp) return;
+    if (s->srtp) {
+        m->stats.rtcp_encrypted++;
+        return;
+    }
+    if (pkt->truncated) {
+        m->stats.rtcp[RTCP_RESULT_truncated]++;
+        return;
+    }
+    size_t n;
+    rtcp_info_t info;
+    rtcp_result_t r =
+        rtcp_to_json(pkt->payload, pkt->payload_len, m->json, sizeof(m->json), &n, &info);
+    m->stats.rtcp[r]++;
+    if (r == RTCP_RESULT_ok && m->sink.rtcp)
+        m->sink.rtcp(m->sink.ctx, pkt, (ha_bytes_t){c->call_id, c->call_id_len}, m->json, n, &info);
+}
+
+int media_packet(media_t *m, const packet_t *pkt)
+{
+    media_clock(m, pkt->ts_sec * 1000000 + pkt->ts_usec);
+    if (!m->endpoints || pkt->payload_len == 0) return 0;
+    int to = 1;
+    media_endpoint_t *e = media_ep_find(m, pkt->ip_version, pkt->dst_addr, pkt->dst_port);
+    if (!e) {
+        e = media_ep_find(m, pkt->ip_version, pkt->src_addr, pkt->src_port);
+        if (!e) return 0;
+        to = 0;
+    }
+    media_stream_t *s = e->stream;
+    media_call_t *c = s->call;
+    media_heard(m, c);
+    if (rtp_is_rtcp(pkt->payload, pkt->payload_len)) {
+        media_rtcp(m, pkt, s);
+        return 1;
+    }
+    rtp_header_t h;
+    rtp_result_t r = rtp_parse(pkt->payload, pkt->payload_len, pkt->truncated, &h);
+    if (r != RTP_ok) {
+        m->stats.not_rtp++;
+        if (m->qos) qos_not_rtp(m->qos, r);
+        return 0;
+    }
+    m->stats.rtp_packets++;
+    if (!m->qos) return 1;
+    if (to ? !e->has_in || !flow_key_match(&e->flow_in, pkt)
+           : !e->has_out || !flow_key_match(&e->flow_out, pkt)) {
+        flow_key_set(to ? &e->flow_in : &e->flow_out, pkt);
+        if (to)
+            e->has_in = 1;
+        else
+            e->has_out = 1;
+    }
+    const sdp_rtpmap_t *map = media_rtpmap(s, h.payload_type);
+    qos_rtp(m->qos, pkt, &h, c->call_id, c->call_id_len, map ? map->clock_rate : 0,
+            map ? map->codec : NULL);
+    return 1;
+}
+
+/* ---- the rest ----------------------------------------------------------- */
+
+void media_finish(media_t *m)
+{
+    if (m->qos) qos_finish(m->qos);
+}
+
+void media_free(media_t *m)
+{
+    if (!m) return;
+    media_call_t *c;
+    while ((c = LRU_ENTRY(m->idle.head, media_call_t, lru)))
+        media_call_free(m, c);
+    while ((c = LRU_ENTRY(m->ending.head, media_call_t, lru)))
+        media_call_free(m, c);
+    qos_free(m->qos);
+    free(m->buckets);
+    free(m->call_buckets);
+    free(m);
+}
+
+const media_stats_t *media_get_stats(const media_t *m)
+{
+    return &m->stats;
+}
+
+size_t media_memory(const media_t *m)
+{
+    return sizeof(*m) + m->nbuckets * sizeof(*m->buckets) +
+           m->ncall_buckets * sizeof(*m->call_buckets) + m->bytes +
+           (m->qos ? qos_memory(m->qos) : 0);
+}
+
+size_t media_calls(const media_t *m)
+{
+    return m->calls;
+}
+
+size_t media_streams(const media_t *m)
+{
+    return m->streams;
+}
+
+void media_visit_stats(const media_t *m, const stats_visitor_t *v)
+{
+#define MEDIA_VISIT(name, help)                                                                    \
+    stats_emit(v, "media." #name, NULL, NULL, STATS_COUNTER, m->stats.name, help);
+    MEDIA_COUNTERS(MEDIA_VISIT)
+#undef MEDIA_VISIT
+    static const char *const sdp_names[SDP_RESULT_COUNT] = {
+        NULL,
+        NULL,
+        "media.sdp_bad_version",
+        "media.sdp_bad_line",
+        "media.sdp_bad_media",
+        "media.sdp_bad_address",
+    };
+    for (int r = SDP_BAD_VERSION; r < SDP_RESULT_COUNT; r++)
+        stats_emit(v, sdp_names[r], NULL, NULL, STATS_COUNTER, m->stats.sdp[r],
+                   "SDP bodies that could not be read, by reason");
+    static const char *const rtcp_names[RTCP_RESULT_COUNT] = {
+#define RTCP_NAME(name, help) "rtcp." #name,
+        RTCP_RESULTS(RTCP_NAME)
+#undef RTCP_NAME
+    };
+    for (int r = 0; r < RTCP_RESULT_COUNT; r++)
+        stats_emit(v, rtcp_names[r], NULL, NULL, STATS_COUNTER, m->stats.rtcp[r],
+                   rtcp_result_help((rtcp_result_t)r));
+    stats_emit(v, "media.calls_now", NULL, NULL, STATS_GAUGE, m->calls, "calls tracked now");
+    stats_emit(v, "media.streams_now", NULL, NULL, STATS_GAUGE, m->streams,
+               "announced streams tracked now");
+    stats_emit(v, "media.memory_bytes", NULL, NULL, STATS_GAUGE, media_memory(m),
+               "bytes held by the media table (QoS table included)");
+    if (m->qos) qos_visit_stats(m->qos, v);
+}
