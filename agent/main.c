@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,6 +66,7 @@ typedef struct app {
     uint64_t drain_deadline;
     uv_signal_t signals[4];
     uv_timer_t drain_timer;
+    uv_timer_t media_timer; /* live capture: moves the media clock when packets stop */
     /* the console: -A, -w, --hep-pcap and their filters */
     int trace;
     int quiet;
@@ -345,6 +347,7 @@ static void visit_all_stats(app_t *app, const stats_visitor_t *v)
                    (uv_now(app->loop) - app->started_ms) / 1000, "seconds since start");
     stats_emit(v, "build.info", "version", HEPAGENT_VERSION, STATS_GAUGE, 1,
                "the running hepagent's version (always 1)");
+    if (app->pipeline.media) media_visit_stats(app->pipeline.media, v);
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         stats_emit(v, "process.max_rss_kb", NULL, NULL, STATS_GAUGE, (uint64_t)ru.ru_maxrss,
@@ -410,6 +413,7 @@ static void finish(app_t *app)
     uv_close((uv_handle_t *)&app->summary_timer, NULL);
     metrics_close(app->metrics);
     app->metrics = NULL;
+    uv_close((uv_handle_t *)&app->media_timer, NULL);
 }
 
 static void drain_cb(uv_timer_t *t)
@@ -434,6 +438,8 @@ static void begin_shutdown(app_t *app, const char *why)
     for (size_t i = 0; i < app->source_count; i++)
         capture_stop(app->sources[i]);
     input_set_stop(app->inputs);
+    uv_timer_stop(&app->media_timer);
+    pipeline_finish(&app->pipeline); /* the last QoS reports join the queues */
     app->drain_deadline = uv_now(app->loop) + app->cfg->shutdown_timeout_ms;
     if (app->sender) sender_drain(app->sender, app->drain_deadline);
     uv_timer_start(&app->drain_timer, drain_cb, 0, 10);
@@ -799,6 +805,16 @@ static int open_privileged(app_t *app)
     return EXIT_OK;
 }
 
+/* A live capture's timestamps are the wall clock: when no packet comes, the
+ * clock still moves calls past their grace or idle time. */
+static void media_tick_cb(uv_timer_t *t)
+{
+    app_t *app = t->data;
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    pipeline_tick(&app->pipeline, (uint64_t)now.tv_sec, (uint32_t)now.tv_usec);
+}
+
 static void on_count_reached(void *ctx)
 {
     begin_shutdown(ctx, "--count reached");
@@ -983,6 +999,8 @@ int main(int argc, char **argv)
     app.drain_timer.data = &app;
     uv_timer_init(app.loop, &app.summary_timer);
     app.summary_timer.data = &app;
+    uv_timer_init(app.loop, &app.media_timer);
+    app.media_timer.data = &app;
     static const int signums[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
     for (size_t i = 0; i < HA_ARRAY_LEN(signums); i++) {
         uv_signal_init(app.loop, &app.signals[i]);
@@ -990,6 +1008,8 @@ int main(int argc, char **argv)
         uv_signal_start(&app.signals[i], on_signal, signums[i]);
     }
     start_sources(&app);
+    if (app.pipeline.media && app.live_running && !app.files_left)
+        uv_timer_start(&app.media_timer, media_tick_cb, 1000, 1000);
     log_info("capturing on %zu sources, %zu rules, sending to %zu collectors (%s)",
              app.source_count, app.cfg->rules.count, app.cfg->collector_count, app.cfg->origin);
     if (app.metrics) log_info("metrics on http://%s/metrics", metrics_listen(&app));

@@ -1,7 +1,9 @@
 /* Frame to HEP packet. UDP datagrams carry one SIP message each; TCP and
  * SCTP go through their reassemblers, which hand whole messages back here;
  * IP fragments are joined first and their datagram continues as if it had
- * arrived whole. */
+ * arrived whole. With media on, the SIP the rules send teaches the media
+ * table its calls' endpoints, and a UDP packet of one of them leaves as RTCP
+ * (HEP type 5) or feeds the QoS reports (HEP 0x22) instead of SIP parsing. */
 #include "hepagent/pipeline.h"
 #include "hepagent/decode.h"
 #include "hepagent/hep.h"
@@ -44,6 +46,75 @@ static void pipeline_sctp_emit(void *ctx, const packet_t *pkt, const uint8_t *da
     pipeline_message(p, pkt, RULE_TRANSPORT_SCTP, data, len, &sip, ts_sec, ts_usec);
 }
 
+static ha_bytes_t pipeline_text(const char *s)
+{
+    return (ha_bytes_t){(const uint8_t *)s, s ? strlen(s) : 0};
+}
+
+/* The HEP fields of the media packets (RTCP, QoS) from the agent's settings. */
+static void pipeline_hep_common(const pipeline_t *p, hep_msg_t *msg, uint32_t capture_id)
+{
+    msg->capture_id = capture_id;
+    msg->auth_key = pipeline_text(p->cfg->auth_key);
+    msg->node_name = pipeline_text(p->cfg->node_name);
+}
+
+/* An RTCP compound of a tracked call: HEP type 5 with the packet's own
+ * addresses, the call's Call-ID. */
+static void pipeline_media_rtcp(void *ctx, const packet_t *pkt, ha_bytes_t call_id,
+                                const char *json, size_t json_len, const rtcp_info_t *info)
+{
+    pipeline_t *p = ctx;
+    if (p->trace && p->print) trace_rtcp(p->trace, pkt, call_id, info);
+    if (!p->sender) return;
+    hep_msg_t msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.ip_version = pkt->ip_version;
+    msg.ip_proto = pkt->l4_proto;
+    memcpy(msg.src_addr, pkt->src_addr, sizeof(msg.src_addr));
+    memcpy(msg.dst_addr, pkt->dst_addr, sizeof(msg.dst_addr));
+    msg.src_port = pkt->src_port;
+    msg.dst_port = pkt->dst_port;
+    msg.ts_sec = (uint32_t)pkt->ts_sec;
+    msg.ts_usec = pkt->ts_usec;
+    msg.proto_type = HEP_PROTO_TYPE_RTCP;
+    pipeline_hep_common(p, &msg, p->cfg->capture_id);
+    msg.correlation_id = call_id;
+    if (pkt->vlan_count) {
+        msg.has_vlan = 1;
+        msg.vlan = packet_vlan(pkt);
+    }
+    msg.payload = (ha_bytes_t){(const uint8_t *)json, json_len};
+    sender_submit(p->sender, &msg);
+}
+
+/* A QoS report: HEP type 0x22 with the stream's addresses. */
+static void pipeline_media_qos(void *ctx, const qos_report_t *r)
+{
+    pipeline_t *p = ctx;
+    if (p->trace && p->print) trace_qos(p->trace, r);
+    if (!p->sender) return;
+    hep_msg_t msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.ip_version = r->ip_version;
+    msg.ip_proto = IPPROTO_UDP;
+    memcpy(msg.src_addr, r->src_addr, sizeof(msg.src_addr));
+    memcpy(msg.dst_addr, r->dst_addr, sizeof(msg.dst_addr));
+    msg.src_port = r->src_port;
+    msg.dst_port = r->dst_port;
+    msg.ts_sec = (uint32_t)r->ts_sec;
+    msg.ts_usec = r->ts_usec;
+    msg.proto_type = HEP_PROTO_TYPE_QOS;
+    pipeline_hep_common(p, &msg, p->cfg->capture_id);
+    msg.correlation_id = (ha_bytes_t){r->call_id, r->call_id_len};
+    if (r->vlan) {
+        msg.has_vlan = 1;
+        msg.vlan = r->vlan;
+    }
+    msg.payload = (ha_bytes_t){(const uint8_t *)r->json, r->json_len};
+    sender_submit(p->sender, &msg);
+}
+
 int pipeline_init(pipeline_t *p, const config_t *cfg, stats_t *stats, sender_t *sender)
 {
     memset(p, 0, sizeof(*p));
@@ -57,6 +128,14 @@ int pipeline_init(pipeline_t *p, const config_t *cfg, stats_t *stats, sender_t *
     if (!p->ipfrag || !p->tcp || !p->sctp || !p->rule_matched) {
         pipeline_free(p);
         return HA_ENOMEM;
+    }
+    if (cfg->media.rtcp || cfg->media.qos) {
+        media_sink_t sink = {pipeline_media_rtcp, pipeline_media_qos, p};
+        p->media = media_new(&cfg->media, &sink);
+        if (!p->media) {
+            pipeline_free(p);
+            return HA_ENOMEM;
+        }
     }
     return HA_OK;
 }
@@ -76,6 +155,8 @@ void pipeline_free(pipeline_t *p)
     sctp_free(p->sctp);
     free(p->rule_matched);
     p->rule_matched = NULL;
+    media_free(p->media);
+    p->media = NULL;
     p->ipfrag = NULL;
     p->tcp = NULL;
     p->sctp = NULL;
@@ -128,9 +209,15 @@ static int pipeline_duplicate(pipeline_t *p, const packet_t *pkt, const uint8_t 
     return dedup_seen(p->dedup, &k, ts_sec, ts_usec);
 }
 
-static ha_bytes_t pipeline_text(const char *s)
+/* The media table learns a sent message's SDP from the message as captured
+ * (redaction may blank the body), under the Call-ID that leaves (redaction
+ * may replace it), so the media's correlation id is the SIP's. */
+static void pipeline_media_sip(pipeline_t *p, const uint8_t *data, size_t len, const sip_msg_t *sip,
+                               const sip_msg_t *sent, uint64_t ts_sec, uint32_t ts_usec)
 {
-    return (ha_bytes_t){(const uint8_t *)s, s ? strlen(s) : 0};
+    sip_msg_t learn = *sip;
+    learn.call_id = sent->call_id;
+    media_sip(p->media, data, len, &learn, ts_sec, ts_usec);
 }
 
 void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, const uint8_t *data,
@@ -163,6 +250,9 @@ void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, co
         return;
     }
     if (pipeline_duplicate(p, pkt, data, len, ts_sec, ts_usec)) return;
+    const uint8_t *original = data;
+    size_t original_len = len;
+    const sip_msg_t *original_sip = sip;
     /* what leaves by any way is the redacted message */
     sip_msg_t redacted_sip;
     if (rule->redact) {
@@ -175,6 +265,7 @@ void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, co
         sip = &redacted_sip;
     }
     p->stats->rules_sent++;
+    if (p->media) pipeline_media_sip(p, original, original_len, original_sip, sip, ts_sec, ts_usec);
     if (!pipeline_console(p, pkt, transport, data, len, sip, ts_sec, ts_usec, !rule->redact))
         return;
     if (!p->sender) return;
@@ -208,6 +299,7 @@ static void pipeline_udp(pipeline_t *p, const packet_t *pkt)
     const uint8_t *data = pkt->payload;
     size_t len = pkt->payload_len;
     if (len == 0) return;
+    if (p->media && media_packet(p->media, pkt)) return;
     if (sip_is_keepalive(data, len)) {
         p->stats->sip_keepalives++;
         return;
@@ -286,6 +378,16 @@ void pipeline_frame(pipeline_t *p, const struct pcap_pkthdr *hdr, const uint8_t 
     if (r == DECODE_OK) pipeline_l4(p, &pkt);
 }
 
+void pipeline_tick(pipeline_t *p, uint64_t ts_sec, uint32_t ts_usec)
+{
+    if (p->media) media_tick(p->media, ts_sec, ts_usec);
+}
+
+void pipeline_finish(pipeline_t *p)
+{
+    if (p->media) media_finish(p->media);
+}
+
 void pipeline_visit_stats(const pipeline_t *p, const stats_visitor_t *v)
 {
     const ipfrag_stats_t *f = ipfrag_stats(p->ipfrag);
@@ -318,5 +420,6 @@ void pipeline_visit_stats(const pipeline_t *p, const stats_visitor_t *v)
 
 size_t pipeline_memory(const pipeline_t *p)
 {
-    return ipfrag_memory(p->ipfrag) + tcpstream_memory(p->tcp) + sctp_memory(p->sctp);
+    return ipfrag_memory(p->ipfrag) + tcpstream_memory(p->tcp) + sctp_memory(p->sctp) +
+           (p->media ? media_memory(p->media) : 0);
 }

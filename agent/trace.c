@@ -1,6 +1,7 @@
-/* Console trace of SIP messages. Calls are tracked in a small open-addressing
- * table by Call-ID (bounded: beyond it, calls are still printed but no longer
- * summarised), which gives each call a stable color and its summary. */
+/* Console trace of SIP messages, and of the RTCP and QoS reports of their
+ * calls. Calls are tracked in a small open-addressing table by Call-ID
+ * (bounded: beyond it, calls are still printed but no longer summarised),
+ * which gives each call a stable color and its summary. */
 #include "hepagent/trace.h"
 #include "hepagent/common.h"
 #include "hepagent/rules.h"
@@ -11,7 +12,15 @@
 #include <strings.h>
 #include <time.h>
 
-enum { TRACE_MAX_CALLS = 65536, TRACE_CALL_ID_MAX = 128 };
+enum { TRACE_MAX_CALLS = 65536, TRACE_CALL_ID_MAX = 128, TRACE_MOS_FLOWS = 4 };
+
+/* The MOS of one direction of a call's media, from its final QoS report. */
+typedef struct {
+    uint8_t version;
+    uint8_t src[16], dst[16];
+    uint16_t sport, dport;
+    double mos;
+} trace_flow_t;
 
 typedef struct {
     char call_id[TRACE_CALL_ID_MAX];
@@ -24,6 +33,9 @@ typedef struct {
     uint16_t final_status; /* last final (>= 200) response seen */
     int final_own;         /* it answers the call's first method */
     char final_method[SIP_MAX_METHOD_LEN + 1];
+    trace_flow_t *flows; /* allocated with the first final QoS report */
+    uint8_t nflows;
+    uint32_t flows_left_out;
 } trace_call_t;
 
 struct trace {
@@ -62,6 +74,8 @@ trace_t *trace_new(const trace_options_t *opts, FILE *out)
 void trace_free(trace_t *t)
 {
     if (!t) return;
+    for (size_t i = 0; t->calls && i < t->order_len; i++)
+        free(t->calls[t->order[i]].flows);
     free(t->calls);
     free(t->order);
     free(t);
@@ -75,15 +89,16 @@ static uint32_t trace_hash(const uint8_t *p, size_t n)
     return h;
 }
 
-/* The call's entry, created on first sight; NULL when the table is full. */
-static trace_call_t *trace_call(trace_t *t, ha_bytes_t call_id)
+/* The call's entry, created on first sight when create is set; NULL when the
+ * table is full (or the call unknown). */
+static trace_call_t *trace_call(trace_t *t, ha_bytes_t call_id, int create)
 {
     size_t n = HA_MIN(call_id.len, (size_t)TRACE_CALL_ID_MAX);
     uint32_t h = trace_hash(call_id.ptr, n);
     for (size_t probe = 0; probe < TRACE_MAX_CALLS; probe++) {
         trace_call_t *c = &t->calls[(h + probe) % TRACE_MAX_CALLS];
         if (!c->used) {
-            if (t->ncalls >= TRACE_MAX_CALLS * 3 / 4) return NULL; /* keep probes short */
+            if (!create || t->ncalls >= TRACE_MAX_CALLS * 3 / 4) return NULL; /* short probes */
             c->used = 1;
             memcpy(c->call_id, call_id.ptr, n);
             c->call_id_len = n;
@@ -255,7 +270,7 @@ static void trace_account(trace_call_t *c, const sip_msg_t *sip, uint64_t ts_sec
 void trace_message(trace_t *t, const packet_t *pkt, unsigned transport, const uint8_t *data,
                    size_t len, const sip_msg_t *sip, uint64_t ts_sec, uint32_t ts_usec)
 {
-    trace_call_t *c = trace_call(t, sip->call_id);
+    trace_call_t *c = trace_call(t, sip->call_id, 1);
     if (!c) t->untracked++;
     trace_account(c, sip, ts_sec);
     const char *color = t->opts.color ? trace_palette[c ? c->color : 0] : "";
@@ -295,6 +310,107 @@ void trace_message(trace_t *t, const packet_t *pkt, unsigned transport, const ui
         fputc('\n', o);
 }
 
+/* The start of a media line: time, kind, addresses, in the call's color. */
+static void trace_media_head(trace_t *t, const trace_call_t *c, const char *kind, uint64_t sec,
+                             uint32_t usec, const char *src, const char *dst)
+{
+    char when[64];
+    trace_time(when, sizeof(when), sec, usec, !t->opts.summary);
+    fprintf(t->out, "%s%s%s %-4s %s -> %s%s ", t->opts.color ? trace_palette[c->color] : "",
+            t->opts.color && !t->opts.summary ? TRACE_BOLD : "", when, kind, src, dst,
+            t->opts.color ? TRACE_RESET : "");
+}
+
+/* The Call-ID that ends a media line, then the line end (and an empty line
+ * after it in the full trace, as after a message). */
+static void trace_media_tail(trace_t *t, const trace_call_t *c)
+{
+    fprintf(t->out, " %s", t->opts.color ? trace_palette[c->color] : "");
+    trace_escape(t->out, (const uint8_t *)c->call_id, c->call_id_len);
+    fprintf(t->out, "%s\n%s", t->opts.color ? TRACE_RESET : "", t->opts.summary ? "" : "\n");
+}
+
+void trace_rtcp(trace_t *t, const packet_t *pkt, ha_bytes_t call_id, const rtcp_info_t *info)
+{
+    trace_call_t *c = trace_call(t, call_id, 0);
+    if (!c) return;
+    char src[64], dst[64];
+    trace_addr(src, sizeof(src), pkt, 1);
+    trace_addr(dst, sizeof(dst), pkt, 0);
+    trace_media_head(t, c, "RTCP", pkt->ts_sec, pkt->ts_usec, src, dst);
+    FILE *o = t->out;
+    const char *kind = info->type == RTCP_SR ? "SR" : info->type == RTCP_RR ? "RR" : "XR";
+    fprintf(o, "%s ssrc 0x%08x", kind, info->ssrc);
+    if (info->has_sender)
+        fprintf(o, " sent %u packets %u bytes", info->sender_packets, info->sender_octets);
+    if (info->report_blocks) {
+        fprintf(o, ", about 0x%08x lost %d (%u/256) jitter %u", info->source_ssrc,
+                info->packets_lost, info->fraction_lost, info->jitter);
+        if (info->report_blocks > 1) fprintf(o, " (+%u blocks)", info->report_blocks - 1);
+    }
+    if (info->has_voip)
+        fprintf(o, ", MOS-LQ %u.%u MOS-CQ %u.%u", info->mos_lq / 10, info->mos_lq % 10,
+                info->mos_cq / 10, info->mos_cq % 10);
+    trace_media_tail(t, c);
+}
+
+static void trace_report_addr(char *out, size_t n, const qos_report_t *r, int src)
+{
+    packet_t p;
+    p.ip_version = r->ip_version;
+    memcpy(src ? p.src_addr : p.dst_addr, src ? r->src_addr : r->dst_addr, 16);
+    p.src_port = r->src_port;
+    p.dst_port = r->dst_port;
+    trace_addr(out, n, &p, src);
+}
+
+/* Keeps the MOS of a final report as its direction's. */
+static void trace_keep_mos(trace_call_t *c, const qos_report_t *r)
+{
+    if (!r->final || r->mos <= 0) return; /* video has no MOS */
+    trace_flow_t *f = NULL;
+    for (uint8_t i = 0; i < c->nflows; i++) {
+        trace_flow_t *x = &c->flows[i];
+        if (x->version == r->ip_version && x->sport == r->src_port && x->dport == r->dst_port &&
+            memcmp(x->src, r->src_addr, 16) == 0 && memcmp(x->dst, r->dst_addr, 16) == 0)
+            f = x;
+    }
+    if (!f) {
+        if (!c->flows) c->flows = calloc(TRACE_MOS_FLOWS, sizeof(*c->flows));
+        if (!c->flows || c->nflows == TRACE_MOS_FLOWS) {
+            c->flows_left_out++;
+            return;
+        }
+        f = &c->flows[c->nflows++];
+        f->version = r->ip_version;
+        memcpy(f->src, r->src_addr, 16);
+        memcpy(f->dst, r->dst_addr, 16);
+        f->sport = r->src_port;
+        f->dport = r->dst_port;
+    }
+    f->mos = r->mos;
+}
+
+void trace_qos(trace_t *t, const qos_report_t *r)
+{
+    trace_call_t *c = trace_call(t, (ha_bytes_t){r->call_id, r->call_id_len}, 0);
+    if (!c) return;
+    trace_keep_mos(c, r);
+    char src[64], dst[64];
+    trace_report_addr(src, sizeof(src), r, 1);
+    trace_report_addr(dst, sizeof(dst), r, 0);
+    trace_media_head(t, c, "QOS", r->ts_sec, r->ts_usec, src, dst);
+    const qos_numbers_t *n = r->numbers;
+    FILE *o = t->out;
+    fprintf(o, "%s ssrc 0x%08x ", r->final ? "final" : "interim", n->ssrc);
+    trace_escape(o, (const uint8_t *)r->codec, strlen(r->codec));
+    fprintf(o, ": %llu packets, lost %lld (%.2f%%), jitter %.2f/%.2f ms, delta max %.2f ms",
+            (unsigned long long)n->packets, (long long)n->lost, n->loss_pct, n->jitter_mean_ms,
+            n->jitter_max_ms, n->delta_max_ms);
+    if (r->mos > 0) fprintf(o, ", MOS %.2f (R %.1f)", r->mos, n->r_factor);
+    trace_media_tail(t, c);
+}
+
 void trace_print_calls(trace_t *t)
 {
     if (t->ncalls == 0) return;
@@ -317,6 +433,20 @@ void trace_print_calls(trace_t *t)
         } else {
             fputs(", no final response", o);
         }
+        for (uint8_t k = 0; k < c->nflows; k++) {
+            const trace_flow_t *f = &c->flows[k];
+            packet_t p;
+            p.ip_version = f->version;
+            memcpy(p.src_addr, f->src, 16);
+            memcpy(p.dst_addr, f->dst, 16);
+            p.src_port = f->sport;
+            p.dst_port = f->dport;
+            char src[64], dst[64];
+            trace_addr(src, sizeof(src), &p, 1);
+            trace_addr(dst, sizeof(dst), &p, 0);
+            fprintf(o, "%s%s -> %s MOS %.2f", k ? ", " : "; ", src, dst, f->mos);
+        }
+        if (c->flows_left_out) fprintf(o, " (%u more streams)", c->flows_left_out);
         fputc('\n', o);
     }
     if (t->untracked)

@@ -12,6 +12,7 @@
 #include "hepagent/input.h"
 #include "hepagent/ipfrag.h"
 #include "hepagent/log.h"
+#include "hepagent/media.h"
 #include "hepagent/metrics.h"
 #include "hepagent/sctp.h"
 #include "hepagent/tcpstream.h"
@@ -83,6 +84,7 @@ typedef struct config {
     input_config_t *inputs;  /* HEP listeners (the relay) */
     size_t input_count;
     dedup_options_t dedup;
+    media_options_t media; /* rtcp and qos both off: no media tracking at all */
 } config_t;
 
 /* Command-line settings that replace the config's; kept so a reload applies

@@ -11,6 +11,7 @@
 #include "hepagent/config.h"
 #include "hepagent/dedup.h"
 #include "hepagent/ipfrag.h"
+#include "hepagent/media.h"
 #include "hepagent/packet.h"
 #include "hepagent/msgframe.h"
 #include "hepagent/pcapout.h"
@@ -29,6 +30,7 @@ typedef struct pipeline {
     ipfrag_t *ipfrag;
     tcpstream_t *tcp;
     sctp_t *sctp;
+    media_t *media; /* NULL unless media.rtcp or media.qos */
     int warned_truncated;
     uint64_t *rule_matched;       /* per rule of cfg, see pipeline_visit_stats */
     dedup_t *dedup;               /* NULL: no de-duplication */
@@ -45,8 +47,9 @@ typedef struct pipeline {
     uint8_t redacted[HEP_MAX_PACKET];
 } pipeline_t;
 
-/* Creates the reassembly tables from cfg's limits (they stay for the life
- * of the pipeline; a reload changes rules and collectors, not these). */
+/* Creates the reassembly tables from cfg's limits, and the media table when
+ * cfg->media asks for RTCP or QoS (they stay for the life of the pipeline;
+ * a reload changes rules and collectors, not these). */
 int pipeline_init(pipeline_t *p, const config_t *cfg, stats_t *stats, sender_t *sender);
 void pipeline_set_config(pipeline_t *p, const config_t *cfg);
 void pipeline_free(pipeline_t *p);
@@ -65,6 +68,12 @@ void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, co
 int pipeline_console(pipeline_t *p, const packet_t *pkt, unsigned transport, const uint8_t *data,
                      size_t len, const sip_msg_t *sip, uint64_t ts_sec, uint32_t ts_usec,
                      int own_frames);
+/* The capture clock moved without a packet (a live capture gone quiet):
+ * calls past their grace or idle time end, their reports go out. */
+void pipeline_tick(pipeline_t *p, uint64_t ts_sec, uint32_t ts_usec);
+/* Capture stopped: the final QoS report of every stream goes out now, before
+ * the queues drain. */
+void pipeline_finish(pipeline_t *p);
 
 /* Reports the reassembly tables' counters and levels. */
 void pipeline_visit_stats(const pipeline_t *p, const stats_visitor_t *v);

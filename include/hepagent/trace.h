@@ -11,6 +11,8 @@
 #include <stdio.h>
 
 #include "hepagent/packet.h"
+#include "hepagent/qos.h"
+#include "hepagent/rtcp.h"
 #include "hepagent/sip.h"
 
 typedef struct trace_options {
@@ -34,6 +36,11 @@ int trace_wants(const trace_t *t, const sip_msg_t *sip);
 /* Prints one message. */
 void trace_message(trace_t *t, const packet_t *pkt, unsigned transport, const uint8_t *data,
                    size_t len, const sip_msg_t *sip, uint64_t ts_sec, uint32_t ts_usec);
+/* One line under its call for an RTCP packet, and for a QoS report (whose
+ * MOS the call summary keeps per direction). Only calls the trace showed a
+ * message of get them, so the console filters apply. */
+void trace_rtcp(trace_t *t, const packet_t *pkt, ha_bytes_t call_id, const rtcp_info_t *info);
+void trace_qos(trace_t *t, const qos_report_t *r);
 /* The per-call summary. */
 void trace_print_calls(trace_t *t);
 
