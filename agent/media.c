@@ -14,9 +14,9 @@
 #include <strings.h>
 
 enum {
-    MEDIA_CHECK_US = 100000,  /* the lists are looked at every 100 ms of capture time */
-    MEDIA_TOUCH_US = 1000000, /* an active call moves to the idle list's tail once a second */
+    MEDIA_TOUCH_US = 100000, /* an active call moves to the idle list's tail every 0.1 s */
     MEDIA_MIN_BUCKETS = 1024,
+    MEDIA_MAX_PENDING = 1024, /* flows waiting for their end; beyond, they end at once */
 };
 
 typedef struct media_call media_call_t;
@@ -69,6 +69,15 @@ struct media_call {
     uint8_t call_id[];
 };
 
+/* A flow to an endpoint that went away: its QoS stream ends grace_ms later,
+ * so packets still in flight count in it, and a hold that is resumed in the
+ * meantime keeps it whole. */
+typedef struct {
+    media_call_t *call;
+    flow_key_t key;
+    uint64_t due_us;
+} media_pending_t;
+
 struct media {
     media_options_t opts;
     media_sink_t sink;
@@ -83,9 +92,22 @@ struct media {
     size_t streams;
     size_t bytes; /* held by calls, streams and their rtpmaps */
     lru_list_t idle, ending;
-    uint64_t now_us, next_check_us;
+    media_pending_t *pending; /* MEDIA_MAX_PENDING entries, allocated on first use */
+    size_t npending;
+    uint64_t now_us, next_due_us;
     char json[RTCP_JSON_MAX];
 };
+
+static uint64_t media_timeout_us(const media_t *m)
+{
+    return (uint64_t)m->opts.stream_timeout_ms * 1000;
+}
+
+/* Something falls due at at_us: the clock looks then. */
+static void media_due(media_t *m, uint64_t at_us)
+{
+    if (at_us < m->next_due_us) m->next_due_us = at_us;
+}
 
 void media_options_default(media_options_t *o)
 {
@@ -109,6 +131,7 @@ media_t *media_new(const media_options_t *o, const media_sink_t *sink)
     if (m->opts.max_streams == 0) m->opts.max_streams = 1;
     if (sink) m->sink = *sink;
     m->nbuckets = m->ncall_buckets = MEDIA_MIN_BUCKETS;
+    m->next_due_us = UINT64_MAX;
     m->buckets = calloc(m->nbuckets, sizeof(*m->buckets));
     m->call_buckets = calloc(m->ncall_buckets, sizeof(*m->call_buckets));
     if (o->qos) {
@@ -216,38 +239,83 @@ static void media_flow_end(media_t *m, const flow_key_t *k)
                  m->now_us / 1000000, (uint32_t)(m->now_us % 1000000));
 }
 
-/* The QoS streams of flows that used e end: those seen at e, and those its
- * call's other endpoints saw coming from or going to it. */
-static void media_end_flows(media_t *m, media_endpoint_t *e)
+typedef enum {
+    MEDIA_FLOWS_KEEP = 0, /* the call ends: qos_end_call ends them all */
+    MEDIA_FLOWS_LATER,    /* the endpoint moved or ended: after grace_ms */
+    MEDIA_FLOWS_NOW,      /* another call took the endpoint over */
+} media_flows_t;
+
+static void media_flow_pending(media_t *m, media_call_t *c, const flow_key_t *k)
 {
-    if (e->has_in) media_flow_end(m, &e->flow_in);
-    if (e->has_out) media_flow_end(m, &e->flow_out);
-    e->has_in = e->has_out = 0;
-    for (media_stream_t *s = e->stream->call->streams; s; s = s->next) {
+    if (!m->qos) return;
+    if (!m->pending) m->pending = malloc(MEDIA_MAX_PENDING * sizeof(*m->pending));
+    if (!m->pending || m->npending == MEDIA_MAX_PENDING || m->opts.grace_ms == 0) {
+        m->stats.flows_ended++;
+        media_flow_end(m, k);
+        return;
+    }
+    media_pending_t *p = &m->pending[m->npending++];
+    p->call = c;
+    p->key = *k;
+    p->due_us = m->now_us + (uint64_t)m->opts.grace_ms * 1000;
+    media_due(m, p->due_us);
+}
+
+/* Flows to e go (RTP a party sends from e goes on until it stops: the SDP
+ * only says where a party receives). They were seen at e itself, or at the
+ * sender's endpoint when only that one is known (NAT). */
+static void media_end_flows(media_t *m, media_endpoint_t *e, media_flows_t when)
+{
+    media_call_t *c = e->stream->call;
+    const flow_key_t *ends[1 + 2 * SDP_MAX_MEDIA * MEDIA_MAX_PARTIES];
+    size_t n = 0;
+    if (e->has_in) ends[n++] = &e->flow_in;
+    e->has_in = 0;
+    for (media_stream_t *s = c->streams; s; s = s->next) {
         media_endpoint_t *x[2] = {&s->rtp, &s->rtcp};
         for (int k = 0; k < 2; k++) {
-            if (x[k]->has_in && media_flow_has(&x[k]->flow_in, 1, e)) {
-                media_flow_end(m, &x[k]->flow_in);
-                x[k]->has_in = 0;
-            }
-            if (x[k]->has_out && media_flow_has(&x[k]->flow_out, 0, e)) {
-                media_flow_end(m, &x[k]->flow_out);
+            if (x[k]->has_out && media_flow_has(&x[k]->flow_out, 0, e) && n < HA_ARRAY_LEN(ends)) {
+                ends[n++] = &x[k]->flow_out;
                 x[k]->has_out = 0;
             }
         }
     }
+    for (size_t i = 0; i < n; i++) {
+        if (when == MEDIA_FLOWS_NOW)
+            media_flow_end(m, ends[i]);
+        else
+            media_flow_pending(m, c, ends[i]);
+    }
 }
 
-/* Takes e out of the table; end_flows: its QoS streams end too (not when
- * the whole call ends, which ends them all at once). */
-static void media_ep_remove(media_t *m, media_endpoint_t *e, int end_flows)
+/* An endpoint of the call is announced (again): flows to it waiting for
+ * their end go on, seen at it again. */
+static void media_flows_resume(media_t *m, media_endpoint_t *e)
+{
+    for (size_t i = 0; i < m->npending;) {
+        media_pending_t *p = &m->pending[i];
+        if (p->call == e->stream->call && media_flow_has(&p->key, 0, e)) {
+            if (!e->has_in) {
+                e->flow_in = p->key;
+                e->has_in = 1;
+            }
+            *p = m->pending[--m->npending];
+        } else {
+            i++;
+        }
+    }
+}
+
+/* Takes e out of the table; what becomes of the QoS streams of flows to it
+ * is when's. */
+static void media_ep_remove(media_t *m, media_endpoint_t *e, media_flows_t when)
 {
     if (!e->version) return;
     media_endpoint_t **slot = &m->buckets[e->hash & (m->nbuckets - 1)];
     while (*slot && *slot != e)
         slot = &(*slot)->next;
     if (*slot) *slot = e->next;
-    if (end_flows) media_end_flows(m, e);
+    if (when != MEDIA_FLOWS_KEEP) media_end_flows(m, e, when);
     e->version = 0;
     e->next = NULL;
     m->endpoints--;
@@ -261,9 +329,10 @@ static void media_ep_insert(media_t *m, media_endpoint_t *e)
     media_endpoint_t *old = media_ep_find(m, e->version, e->addr, e->port);
     if (old) {
         m->stats.endpoints_taken_over++;
-        media_ep_remove(m, old, 1);
+        media_ep_remove(m, old, MEDIA_FLOWS_NOW);
     }
     e->has_in = e->has_out = 0;
+    if (m->npending) media_flows_resume(m, e);
     uint32_t b = e->hash & (m->nbuckets - 1);
     e->next = m->buckets[b];
     m->buckets[b] = e;
@@ -287,10 +356,10 @@ static int media_ep_same(const media_endpoint_t *e, const sdp_addr_t *a, uint16_
 
 /* ---- streams ------------------------------------------------------------ */
 
-static void media_stream_free(media_t *m, media_stream_t *s, int end_flows)
+static void media_stream_free(media_t *m, media_stream_t *s, media_flows_t when)
 {
-    media_ep_remove(m, &s->rtp, end_flows);
-    media_ep_remove(m, &s->rtcp, end_flows);
+    media_ep_remove(m, &s->rtp, when);
+    media_ep_remove(m, &s->rtcp, when);
     media_call_t *c = s->call;
     media_stream_t **slot = &c->streams;
     while (*slot && *slot != s)
@@ -356,7 +425,7 @@ static void media_stream_apply(media_t *m, media_call_t *c, int party, int index
         if (sm->rtp && sm->port && !sm->hold && !sm->addr.version) m->stats.streams_unaddressed++;
         if (s) {
             m->stats.streams_ended++;
-            media_stream_free(m, s, 1);
+            media_stream_free(m, s, MEDIA_FLOWS_LATER);
         }
         return;
     }
@@ -367,8 +436,8 @@ static void media_stream_apply(media_t *m, media_call_t *c, int party, int index
             (apart ? media_ep_same(&s->rtcp, &sm->rtcp_addr, sm->rtcp_port) : s->rtcp.version == 0);
         if (!same) {
             m->stats.streams_moved++;
-            media_ep_remove(m, &s->rtp, 1);
-            media_ep_remove(m, &s->rtcp, 1);
+            media_ep_remove(m, &s->rtp, MEDIA_FLOWS_LATER);
+            media_ep_remove(m, &s->rtcp, MEDIA_FLOWS_LATER);
             media_stream_place(m, s, sm);
         }
         media_stream_rtpmap(m, s, sm);
@@ -420,6 +489,7 @@ static media_call_t *media_call_new(media_t *m, ha_bytes_t id)
     c->next = m->call_buckets[b];
     m->call_buckets[b] = c;
     lru_append(&m->idle, &c->lru);
+    media_due(m, c->last_us + media_timeout_us(m) + 1);
     m->calls++;
     m->bytes += sizeof(*c) + id.len;
     m->stats.calls++;
@@ -431,11 +501,18 @@ static media_call_t *media_call_new(media_t *m, ha_bytes_t id)
  * endpoints leave the table. */
 static void media_call_free(media_t *m, media_call_t *c)
 {
-    if (m->qos && c->stream_count)
+    if (m->qos)
         qos_end_call(m->qos, c->call_id, c->call_id_len, m->now_us / 1000000,
                      (uint32_t)(m->now_us % 1000000));
     while (c->streams)
-        media_stream_free(m, c->streams, 0);
+        media_stream_free(m, c->streams, MEDIA_FLOWS_KEEP);
+    for (size_t i = 0; i < m->npending;) { /* qos_end_call ended them */
+        if (m->pending[i].call == c) {
+            m->pending[i] = m->pending[--m->npending];
+        } else {
+            i++;
+        }
+    }
     media_call_t **slot = &m->call_buckets[c->hash & (m->ncall_buckets - 1)];
     while (*slot && *slot != c)
         slot = &(*slot)->next;
@@ -453,6 +530,7 @@ static void media_call_end(media_t *m, media_call_t *c, media_end_t why)
     c->end_us = m->now_us + (uint64_t)m->opts.grace_ms * 1000;
     lru_unlink(&m->idle, &c->lru);
     lru_append(&m->ending, &c->lru);
+    media_due(m, c->end_us);
 }
 
 /* A new INVITE after a rejection (a redirect, a retry with other SDP) takes
@@ -464,6 +542,7 @@ static void media_call_revive(media_t *m, media_call_t *c)
     c->end = MEDIA_END_NONE;
     c->touched_us = m->now_us;
     lru_append(&m->idle, &c->lru);
+    media_due(m, c->last_us + media_timeout_us(m) + 1);
 }
 
 /* The party of a tag (added on first sight), -1 when all slots are taken.
@@ -514,12 +593,39 @@ static ha_bytes_t media_tag(ha_bytes_t v)
 
 /* ---- the clock ---------------------------------------------------------- */
 
+/* The earliest capture time something can fall due: a pending flow end, the
+ * first ending call, the idle list's head. The head of the idle list is the
+ * call touched longest ago; the calls behind it were heard at most
+ * MEDIA_TOUCH_US before their own touch, so an idle call ends at most that
+ * late (exactly on time when it is the head). */
+static uint64_t media_next_due(const media_t *m)
+{
+    uint64_t due = UINT64_MAX;
+    for (size_t i = 0; i < m->npending; i++)
+        due = HA_MIN(due, m->pending[i].due_us);
+    const media_call_t *c = LRU_ENTRY(m->ending.head, media_call_t, lru);
+    if (c) due = HA_MIN(due, c->end_us);
+    c = LRU_ENTRY(m->idle.head, media_call_t, lru);
+    if (c) due = HA_MIN(due, c->last_us + media_timeout_us(m) + 1);
+    return due;
+}
+
+/* The capture clock moves (never back); what fell due happens. One compare
+ * per packet while nothing is due. */
 static void media_clock(media_t *m, uint64_t now_us)
 {
     if (now_us > m->now_us) m->now_us = now_us;
     now_us = m->now_us;
-    if (now_us < m->next_check_us) return;
-    m->next_check_us = now_us + MEDIA_CHECK_US;
+    if (now_us < m->next_due_us) return;
+    for (size_t i = 0; i < m->npending;) {
+        if (m->pending[i].due_us <= now_us) {
+            m->stats.flows_ended++;
+            media_flow_end(m, &m->pending[i].key);
+            m->pending[i] = m->pending[--m->npending];
+        } else {
+            i++;
+        }
+    }
     media_call_t *c;
     while ((c = LRU_ENTRY(m->ending.head, media_call_t, lru)) && c->end_us <= now_us) {
         if (c->end == MEDIA_END_BYE) m->stats.calls_bye++;
@@ -527,22 +633,18 @@ static void media_clock(media_t *m, uint64_t now_us)
         if (c->end == MEDIA_END_REJECTED) m->stats.calls_rejected++;
         media_call_free(m, c);
     }
-    uint64_t timeout = (uint64_t)m->opts.stream_timeout_ms * 1000;
-    while ((c = LRU_ENTRY(m->idle.head, media_call_t, lru)) && c->touched_us + timeout < now_us) {
-        if (c->last_us + timeout >= now_us) { /* heard from since it was queued */
-            c->touched_us = c->last_us;
-            lru_touch(&m->idle, &c->lru);
-            continue;
-        }
+    uint64_t timeout = media_timeout_us(m);
+    while ((c = LRU_ENTRY(m->idle.head, media_call_t, lru)) && c->last_us + timeout < now_us) {
         m->stats.calls_expired++;
         media_call_free(m, c);
     }
-    if (m->qos) qos_tick(m->qos, now_us / 1000000, (uint32_t)(now_us % 1000000));
+    m->next_due_us = media_next_due(m);
 }
 
 void media_tick(media_t *m, uint64_t ts_sec, uint32_t ts_usec)
 {
     media_clock(m, ts_sec * 1000000 + ts_usec);
+    if (m->qos) qos_tick(m->qos, ts_sec, ts_usec);
 }
 
 static void media_heard(media_t *m, media_call_t *c)
@@ -603,7 +705,7 @@ static void media_learn(media_t *m, media_call_t **call, const uint8_t *data, si
             media_stream_t *s = media_stream_of(c, party, i);
             if (!s) continue;
             m->stats.streams_ended++; /* the m= line is gone */
-            media_stream_free(m, s, 1);
+            media_stream_free(m, s, MEDIA_FLOWS_LATER);
         }
     }
 }
@@ -611,7 +713,7 @@ static void media_learn(media_t *m, media_call_t **call, const uint8_t *data, si
 void media_sip(media_t *m, const uint8_t *data, size_t len, const sip_msg_t *sip, uint64_t ts_sec,
                uint32_t ts_usec)
 {
-    media_clock(m, ts_sec * 1000000 + ts_usec);
+    media_tick(m, ts_sec, ts_usec);
     if (!sip->call_id.len) return;
     media_call_t *c = media_call_find(m, sip->call_id);
     media_learn(m, &c, data, len, sip);
@@ -725,6 +827,7 @@ void media_free(media_t *m)
     while ((c = LRU_ENTRY(m->ending.head, media_call_t, lru)))
         media_call_free(m, c);
     qos_free(m->qos);
+    free(m->pending);
     free(m->buckets);
     free(m->call_buckets);
     free(m);

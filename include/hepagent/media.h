@@ -64,6 +64,7 @@ typedef struct media_sink {
     X(streams, "streams announced (one m= line of one party)")                                     \
     X(streams_moved, "streams whose address or port a later SDP changed")                          \
     X(streams_ended, "streams a later SDP ended (port 0, hold with 0.0.0.0, m= line gone)")        \
+    X(flows_ended, "RTP flows to a moved or ended stream, reported final grace_ms later")          \
     X(streams_refused, "streams not tracked because max_streams were")                             \
     X(streams_unaddressed, "m= lines without a usable address (host name, none), not tracked")     \
     X(endpoints_taken_over, "endpoints a newer SDP of another call announced again")               \

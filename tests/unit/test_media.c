@@ -228,6 +228,9 @@ static void test_nat_and_codec_from_rtpmap(void **state)
     media_free(m);
 }
 
+/* A re-INVITE moves the callee's port, the caller holds with 0.0.0.0 and
+ * resumes within the grace time, then holds for longer. Flows to an endpoint
+ * that went away end grace_ms (2 s here) later: swept at the edge. */
 static void test_reinvite_moves_port_and_hold(void **state)
 {
     (void)state;
@@ -238,28 +241,57 @@ static void test_reinvite_moves_port_and_hold(void **state)
         audio_sdp(sa, sizeof(sa), "10.0.0.1", 4000, ""), 0);
     sip(m, "SIP/2.0 200 OK", "move", "ta", "tb", "1 INVITE",
         audio_sdp(sb, sizeof(sb), "10.0.0.2", 5000, ""), 0);
-    talk(m, "10.0.0.1", 4000, "10.0.0.2", 5000, now_sec);
-    /* the callee re-INVITEs with a new port: the flows at the old one end */
-    sip(m, "INVITE sip:a@x SIP/2.0", "move", "tb", "ta", "1 INVITE",
-        audio_sdp(sb, sizeof(sb), "10.0.0.2", 5002, ""), 0);
-    assert_int_equal(k.finals, 2);
-    assert_int_equal(k.last.reason, QOS_REASON_FLOW_END);
+    talk(m, "10.0.0.1", 4000, "10.0.0.2", 5000, now_sec + 1);
+    /* at 2 s the callee re-INVITEs with a new port */
+    sip(m, "INVITE sip:a@x SIP/2.0", "move", "tb", "ta", "2 INVITE",
+        audio_sdp(sb, sizeof(sb), "10.0.0.2", 5002, ""), 2000000);
     assert_int_equal(media_get_stats(m)->streams_moved, 1);
-    assert_int_equal(rtp(m, "10.0.0.1", 4000, "10.0.0.2", 5002, 0, 60, 0xa, now_sec + 2, 0), 1);
-    /* the old port belongs to nobody now, but the caller's side still names the flow */
-    assert_int_equal(rtp(m, "10.0.0.9", 1, "10.0.0.2", 5000, 0, 1, 1, now_sec + 2, 0), 0);
-    /* hold with 0.0.0.0 ends the stream at the holding side */
-    sip(m, "INVITE sip:b@y SIP/2.0", "move", "ta", "tb", "2 INVITE",
-        audio_sdp(sa, sizeof(sa), "0.0.0.0", 4000, "a=sendonly\r\n"), 0);
+    /* a packet still in flight to the old port counts in its stream */
+    assert_int_equal(rtp(m, "10.0.0.1", 4000, "10.0.0.2", 5000, 0, 50, 0xa, now_sec + 2, 10000), 1);
+    media_tick(m, now_sec + 3, 999999);
+    assert_int_equal(k.finals, 0);
+    media_tick(m, now_sec + 4, 0);
+    assert_int_equal(k.finals, 1);
+    assert_int_equal(k.last.reason, QOS_REASON_FLOW_END);
+    assert_int_equal(k.last_numbers.packets, 51);
+    assert_int_equal(k.last.dst_port, 5000);
+    assert_int_equal(media_get_stats(m)->flows_ended, 1);
+    assert_int_equal(rtp(m, "10.0.0.1", 4000, "10.0.0.2", 5002, 0, 51, 0xa, now_sec + 4, 100000),
+                     1);
+    /* a port nobody announces */
+    assert_int_equal(rtp(m, "10.0.0.9", 1, "10.0.0.3", 5000, 0, 1, 1, now_sec + 4, 200000), 0);
+
+    /* at 5 s the caller holds with 0.0.0.0: the flow to it would end at 7 s,
+     * but it resumes at 6 s and the stream goes on */
+    sip(m, "INVITE sip:b@y SIP/2.0", "move", "ta", "tb", "3 INVITE",
+        audio_sdp(sa, sizeof(sa), "0.0.0.0", 4000, "a=sendonly\r\n"), 5000000);
     assert_int_equal(media_get_stats(m)->streams_ended, 1);
     assert_int_equal(media_streams(m), 1);
-    assert_int_equal(k.finals, 3);
-    /* an answer with port 0 ends the callee's stream; nothing is left */
-    sip(m, "SIP/2.0 200 OK", "move", "ta", "tb", "2 INVITE",
-        audio_sdp(sb, sizeof(sb), "10.0.0.2", 0, ""), 0);
+    sip(m, "INVITE sip:b@y SIP/2.0", "move", "ta", "tb", "4 INVITE",
+        audio_sdp(sa, sizeof(sa), "10.0.0.1", 4000, ""), 6000000);
+    assert_int_equal(media_streams(m), 2);
+    media_tick(m, now_sec + 7, 500000);
+    assert_int_equal(k.finals, 1);
+
+    /* at 8 s it holds again and stays: at 10 s the flow to it ends */
+    sip(m, "INVITE sip:b@y SIP/2.0", "move", "ta", "tb", "5 INVITE",
+        audio_sdp(sa, sizeof(sa), "0.0.0.0", 4000, "a=sendonly\r\n"), 8000000);
+    media_tick(m, now_sec + 9, 999999);
+    assert_int_equal(k.finals, 1);
+    media_tick(m, now_sec + 10, 0);
+    assert_int_equal(k.finals, 2);
+    assert_int_equal(k.last.dst_port, 4000);
+    assert_int_equal(k.last.reason, QOS_REASON_FLOW_END);
+
+    /* an answer with port 0 ends the callee's stream too: nothing is left,
+     * the call ends and its last stream with it */
+    sip(m, "SIP/2.0 200 OK", "move", "ta", "tb", "5 INVITE",
+        audio_sdp(sb, sizeof(sb), "10.0.0.2", 0, ""), 10500000);
     assert_int_equal(media_streams(m), 0);
     assert_int_equal(media_calls(m), 0);
-    assert_int_equal(k.finals, 3); /* no flow was left at the callee's new port */
+    assert_int_equal(k.finals, 3);
+    assert_int_equal(k.last.reason, QOS_REASON_CALL_END);
+    assert_int_equal(k.last.dst_port, 5002);
     media_free(m);
 }
 
