@@ -991,6 +991,49 @@ static const cfg_key_t stats_keys[] = {
 };
 static const cfg_section_t stats_section = {stats_keys, HA_ARRAY_LEN(stats_keys), 0,
                                             cfg_check_stats};
+static const cfg_key_t media_keys[] = {
+    {.name = "rtcp",
+     .type = CFG_BOOL,
+     FIELD(config_t, media.rtcp),
+     .help = "send each RTCP packet of a call the sent SIP announced as HEP type 5 (JSON), "
+             "correlated to its Call-ID"},
+    {.name = "qos",
+     .type = CFG_BOOL,
+     FIELD(config_t, media.qos),
+     .help = "measure each RTP stream of such a call and send its quality report as HEP type "
+             "0x22 (JSON)"},
+    {.name = "qos_interval_s",
+     .type = CFG_UINT,
+     FIELD(config_t, media.qos_interval_s),
+     .max = 86400,
+     .def = 0,
+     .help = "interim QoS reports every N seconds of capture time (0: a final report per "
+             "stream only)"},
+    {.name = "max_streams",
+     .type = CFG_UINT,
+     FIELD(config_t, media.max_streams),
+     .min = 1,
+     .max = 10000000,
+     .def = MEDIA_DEFAULT_MAX_STREAMS,
+     .help = "announced streams (one m= line of one party) and measured RTP streams tracked at "
+             "once; what the bound refuses is counted"},
+    {.name = "stream_timeout_ms",
+     .type = CFG_UINT,
+     FIELD(config_t, media.stream_timeout_ms),
+     .min = 1000,
+     .max = 86400000,
+     .def = MEDIA_DEFAULT_STREAM_TIMEOUT_MS,
+     .help = "a call without SIP or media this long ends, an RTP stream without packets this "
+             "long ends (capture time)"},
+    {.name = "grace_ms",
+     .type = CFG_UINT,
+     FIELD(config_t, media.grace_ms),
+     .max = 600000,
+     .def = MEDIA_DEFAULT_GRACE_MS,
+     .help = "media after BYE, CANCEL, a final error, a moved port or a hold still counts for "
+             "this long (capture time)"},
+};
+static const cfg_section_t media_section = {media_keys, HA_ARRAY_LEN(media_keys), 0, NULL};
 
 static const cfg_section_t agent_section = {agent_keys, HA_ARRAY_LEN(agent_keys), 0, NULL};
 
@@ -1159,6 +1202,10 @@ static const cfg_key_t document_keys[] = {
      .section = &dedup_section,
      .help = "sending a message seen twice (two interfaces, mirror ports, relaying sources) "
              "once"},
+    {.name = "media",
+     .type = CFG_OBJECT,
+     .section = &media_section,
+     .help = "RTCP and RTP quality of the calls the sent SIP announced (both off: SIP only)"},
 };
 
 const cfg_section_t config_schema = {document_keys, HA_ARRAY_LEN(document_keys), sizeof(config_t),

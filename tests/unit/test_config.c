@@ -63,7 +63,7 @@ static void test_unknown_key(void **state)
     (void)state;
     expect_error("{\"rulez\":[]}",
                  "config: (top): unknown key \"rulez\" (expected one of: agent, capture, "
-                 "decode, reassembly, rules, collectors, delivery, stats, inputs, dedup)",
+                 "decode, reassembly, rules, collectors, delivery, stats, inputs, dedup, media)",
                  0);
     expect_rule_error("{\"name\":\"c\",\"port\":[5060]}",
                       "config: rules[2]: unknown key \"port\" (expected one of: name, ports, "
@@ -99,6 +99,41 @@ static void test_out_of_range(void **state)
     snprintf(doc, sizeof(doc), "{\"capture\":[{\"interface\":\"lo\",\"snaplen\":10}],%s}",
              MINIMAL_RULES);
     expect_error(doc, "config: capture[0].snaplen: 10 is out of range (64..262144)", 0);
+    snprintf(doc, sizeof(doc), "{\"media\":{\"qos\":true,\"max_streams\":0},%s}", MINIMAL_RULES);
+    expect_error(doc, "config: media.max_streams: 0 is out of range (1..10000000)", 0);
+    snprintf(doc, sizeof(doc), "{\"media\":{\"stream_timeout_ms\":999},%s}", MINIMAL_RULES);
+    expect_error(doc, "config: media.stream_timeout_ms: 999 is out of range (1000..86400000)", 0);
+}
+
+/* The media section: off by default (nothing tracked), its keys read. */
+static void test_media_section(void **state)
+{
+    (void)state;
+    char doc[512];
+    snprintf(doc, sizeof(doc), "{%s}", MINIMAL_RULES);
+    config_t *cfg = expect_ok(doc);
+    assert_false(cfg->media.rtcp || cfg->media.qos);
+    assert_int_equal(cfg->media.max_streams, MEDIA_DEFAULT_MAX_STREAMS);
+    assert_int_equal(cfg->media.stream_timeout_ms, MEDIA_DEFAULT_STREAM_TIMEOUT_MS);
+    assert_int_equal(cfg->media.grace_ms, MEDIA_DEFAULT_GRACE_MS);
+    assert_int_equal(cfg->media.qos_interval_s, 0);
+    config_free(cfg);
+    snprintf(doc, sizeof(doc),
+             "{\"media\":{\"rtcp\":true,\"qos\":true,\"qos_interval_s\":10,"
+             "\"max_streams\":7,\"stream_timeout_ms\":60000,\"grace_ms\":0},%s}",
+             MINIMAL_RULES);
+    cfg = expect_ok(doc);
+    assert_true(cfg->media.rtcp && cfg->media.qos);
+    assert_int_equal(cfg->media.qos_interval_s, 10);
+    assert_int_equal(cfg->media.max_streams, 7);
+    assert_int_equal(cfg->media.stream_timeout_ms, 60000);
+    assert_int_equal(cfg->media.grace_ms, 0);
+    config_free(cfg);
+    snprintf(doc, sizeof(doc), "{\"media\":{\"rtpc\":true},%s}", MINIMAL_RULES);
+    expect_error(doc,
+                 "config: media: unknown key \"rtpc\" (expected one of: rtcp, qos, "
+                 "qos_interval_s, max_streams, stream_timeout_ms, grace_ms)",
+                 0);
 }
 
 static void test_bad_cidr(void **state)
@@ -506,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_syntax_error_has_position),
         cmocka_unit_test(test_comments_are_allowed),
         cmocka_unit_test(test_unknown_key),
+        cmocka_unit_test(test_media_section),
         cmocka_unit_test(test_wrong_type),
         cmocka_unit_test(test_out_of_range),
         cmocka_unit_test(test_bad_cidr),
