@@ -4,9 +4,14 @@ must print exactly the committed text, each printed message must be the SIP
 text tshark decodes from the capture (escaped the same way, written here
 independently), the frames -w wrote must hold the same SIP messages when
 tshark re-reads them, and the HEP packets --hep-pcap wrote must decode (tshark's
-HEP dissector) to the same messages.
+HEP dissector) to the same messages. With media on (-c media.json), the RTCP
+and QOS lines between the messages must be as many as the HEP type 5 and 0x22
+packets sent. With --summary (one line per message) the lines are counted
+against tshark's messages instead of compared with their text.
 
 usage: check_trace.py BUILD_DIR CAPTURE EXPECTED.txt [--update] [-- hepagent args]
+A relative config file in the hepagent args (-c FILE) is taken from tests/pcap;
+--calls among them (taken out) keeps the per-call summary at the end (no -q).
 """
 import os
 import re
@@ -20,6 +25,9 @@ from check_capture import tshark_messages  # noqa: E402
 
 HEADER = re.compile(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} (UDP|TCP|WS|SCTP) \S+ -> \S+ "
                     rb"\((\d+) bytes\) .*$")
+# a media line: the full trace's date or --summary's time, RTCP or QOS
+MEDIA = re.compile(rb"^(?:\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d\.\d{6} (RTCP|QOS ) \S+ -> \S+ ")
+SUMMARY = re.compile(rb"^\d\d:\d\d:\d\d\.\d{6} (UDP |TCP |WS  |SCTP) \S+ -> \S+ ")
 
 
 def escape(data):
@@ -63,14 +71,17 @@ def blocks(text):
         if HEADER.match(line):
             cur = [line, []]
             found.append(cur)
+        elif MEDIA.match(line):
+            cur = None  # a media line ends the message before it
         elif cur is not None:
             cur[1].append(line)
     return [(h, b"\n".join(body).rstrip(b"\n")) for h, body in found]
 
 
-def hep_payloads(path):
-    """SIP payloads of the HEP packets in a pcap of UDP frames, decoded here
-    independently of hepagent's decoder (tshark 4.0 has no HEP dissector)."""
+def hep_payloads(path, want_type=1):
+    """Payloads of the HEP packets of protocol type want_type (1: SIP) in a
+    pcap of UDP frames, decoded here independently of hepagent's decoder
+    (tshark 4.0 has no HEP dissector)."""
     data = open(path, "rb").read()
     out, off = [], 24
     while off + 16 <= len(data):
@@ -83,13 +94,16 @@ def hep_payloads(path):
         if hep[:4] != b"HEP3" or struct.unpack(">H", hep[4:6])[0] != len(hep):
             out.append(None)
             continue
-        pos, payload = 6, None
+        pos, payload, ptype = 6, None, None
         while pos + 6 <= len(hep):
             vendor, ctype, clen = struct.unpack(">HHH", hep[pos:pos + 6])
             if vendor == 0 and ctype == 0x0f:
                 payload = hep[pos + 6:pos + clen]
+            if vendor == 0 and ctype == 0x0b and clen == 7:
+                ptype = hep[pos + 6]
             pos += clen
-        out.append(payload)
+        if ptype == want_type:
+            out.append(payload)
     return out
 
 
@@ -102,11 +116,17 @@ def main():
     update = "--update" in args
     args = [a for a in args if a != "--update"]
     build, capture, expected = args
+    for i, a in enumerate(extra[:-1]):
+        if a == "-c" and not os.path.isabs(extra[i + 1]):
+            extra[i + 1] = os.path.join(os.path.dirname(os.path.abspath(__file__)), extra[i + 1])
+    summary = "--summary" in extra
+    quiet = [] if "--calls" in extra else ["-q"]
+    extra = [a for a in extra if a != "--calls"]
     errors = []
     with tempfile.TemporaryDirectory() as work:
         frames = os.path.join(work, "frames.pcapng")
         hep = os.path.join(work, "hep.pcap")
-        r = subprocess.run([os.path.join(build, "hepagent"), "-A", "--no-color", "-q", "-r",
+        r = subprocess.run([os.path.join(build, "hepagent"), "-A", "--no-color"] + quiet + ["-r",
                             capture, "-w", frames, "--hep-pcap", hep] + extra,
                            capture_output=True, timeout=60)
         if r.returncode != 0:
@@ -122,11 +142,18 @@ def main():
                           (os.path.basename(expected), k + 1, a[k] if k < len(a) else b"<end>",
                            b[k] if k < len(b) else b"<end>"))
         msgs = [f for f in tshark_messages(capture) if f["count"] > 0]
-        printed = blocks(out)
+        lines = out.split(b"\n")
+        printed = [(l, b"") for l in lines if SUMMARY.match(l)] if summary else blocks(out)
+        for kind, ptype in ((b"RTCP", 5), (b"QOS ", 0x22)):
+            shown = sum(1 for l in lines if MEDIA.match(l) and MEDIA.match(l).group(1) == kind)
+            sent = len(hep_payloads(hep, ptype))
+            if shown != sent:
+                errors.append("%d %s lines printed, %d HEP packets of type %d sent" %
+                              (shown, kind.decode().strip(), sent, ptype))
         if len(printed) != sum(f["count"] for f in msgs):
             errors.append("%d messages printed, tshark finds %d" %
                           (len(printed), sum(f["count"] for f in msgs)))
-        elif all(f["count"] == 1 for f in msgs):
+        elif all(f["count"] == 1 for f in msgs) and not summary:
             for (header, body), f in zip(printed, msgs):
                 if body != escape(f["data"]).rstrip(b"\n"):
                     errors.append("frame %d: printed text is not tshark's message:\n%s" %
