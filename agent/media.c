@@ -25,6 +25,7 @@ typedef struct media_stream media_stream_t;
 typedef struct media_endpoint {
     struct media_endpoint *next; /* bucket chain */
     media_stream_t *stream;
+    uint64_t seq; /* announcement order: of two calls naming it, the later wins a tie */
     uint32_t hash;
     uint16_t port;
     uint8_t version; /* 0: not in the table */
@@ -86,6 +87,7 @@ struct media {
     media_endpoint_t **buckets;
     uint32_t nbuckets;
     size_t endpoints;
+    uint64_t announced; /* endpoints put in the table so far */
     media_call_t **call_buckets;
     uint32_t ncall_buckets;
     size_t calls;
@@ -178,13 +180,47 @@ static int media_ep_is(const media_endpoint_t *e, uint32_t h, uint8_t version, c
            memcmp(e->addr, addr, version == 6 ? 16 : 4) == 0;
 }
 
+/* Whether one of the call's endpoints is addr:port. */
+static int media_call_owns(const media_call_t *c, uint8_t version, const uint8_t *addr,
+                           uint16_t port)
+{
+    for (const media_stream_t *s = c->streams; s; s = s->next) {
+        const media_endpoint_t *x[2] = {&s->rtp, &s->rtcp};
+        for (int k = 0; k < 2; k++)
+            if (x[k]->version == version && x[k]->port == port &&
+                memcmp(x[k]->addr, addr, version == 6 ? 16 : 4) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* The endpoint addr:port of a packet whose other end is other:other_port.
+ * Usually one call announced it; when several did (a media server that
+ * reuses one port, an old call that never said BYE), the call that also
+ * announced the other end wins, else the latest announcement. */
 static media_endpoint_t *media_ep_find(const media_t *m, uint8_t version, const uint8_t *addr,
-                                       uint16_t port)
+                                       uint16_t port, const uint8_t *other, uint16_t other_port)
 {
     uint32_t h = media_ep_hash(version, addr, port);
-    for (media_endpoint_t *e = m->buckets[h & (m->nbuckets - 1)]; e; e = e->next)
-        if (media_ep_is(e, h, version, addr, port)) return e;
-    return NULL;
+    media_endpoint_t *first = m->buckets[h & (m->nbuckets - 1)];
+    while (first && !media_ep_is(first, h, version, addr, port))
+        first = first->next;
+    if (!first) return NULL;
+    media_endpoint_t *e = first->next;
+    while (e && !media_ep_is(e, h, version, addr, port))
+        e = e->next;
+    if (!e) return first; /* the common case: one owner */
+    media_endpoint_t *best = NULL;
+    int best_owns = 0;
+    for (e = first; e; e = e->next) {
+        if (!media_ep_is(e, h, version, addr, port)) continue;
+        int owns = other && media_call_owns(e->stream->call, version, other, other_port);
+        if (!best || owns > best_owns || (owns == best_owns && e->seq > best->seq)) {
+            best = e;
+            best_owns = owns;
+        }
+    }
+    return best;
 }
 
 /* Doubles a chained table when it holds more entries than buckets. */
@@ -242,7 +278,6 @@ static void media_flow_end(media_t *m, const flow_key_t *k)
 typedef enum {
     MEDIA_FLOWS_KEEP = 0, /* the call ends: qos_end_call ends them all */
     MEDIA_FLOWS_LATER,    /* the endpoint moved or ended: after grace_ms */
-    MEDIA_FLOWS_NOW,      /* another call took the endpoint over */
 } media_flows_t;
 
 static void media_flow_pending(media_t *m, media_call_t *c, const flow_key_t *k)
@@ -264,7 +299,7 @@ static void media_flow_pending(media_t *m, media_call_t *c, const flow_key_t *k)
 /* Flows to e go (RTP a party sends from e goes on until it stops: the SDP
  * only says where a party receives). They were seen at e itself, or at the
  * sender's endpoint when only that one is known (NAT). */
-static void media_end_flows(media_t *m, media_endpoint_t *e, media_flows_t when)
+static void media_end_flows(media_t *m, media_endpoint_t *e)
 {
     media_call_t *c = e->stream->call;
     const flow_key_t *ends[1 + 2 * SDP_MAX_MEDIA * MEDIA_MAX_PARTIES];
@@ -280,12 +315,8 @@ static void media_end_flows(media_t *m, media_endpoint_t *e, media_flows_t when)
             }
         }
     }
-    for (size_t i = 0; i < n; i++) {
-        if (when == MEDIA_FLOWS_NOW)
-            media_flow_end(m, ends[i]);
-        else
-            media_flow_pending(m, c, ends[i]);
-    }
+    for (size_t i = 0; i < n; i++)
+        media_flow_pending(m, c, ends[i]);
 }
 
 /* An endpoint of the call is announced (again): flows to it waiting for
@@ -315,22 +346,19 @@ static void media_ep_remove(media_t *m, media_endpoint_t *e, media_flows_t when)
     while (*slot && *slot != e)
         slot = &(*slot)->next;
     if (*slot) *slot = e->next;
-    if (when != MEDIA_FLOWS_KEEP) media_end_flows(m, e, when);
+    if (when == MEDIA_FLOWS_LATER) media_end_flows(m, e);
     e->version = 0;
     e->next = NULL;
     m->endpoints--;
 }
 
-/* Puts e (address and port set) in the table; an endpoint of another
- * stream with the same address and port is taken over. */
+/* Puts e (address and port set) in the table, beside any other call's
+ * endpoint of the same address and port (media_ep_find tells them apart). */
 static void media_ep_insert(media_t *m, media_endpoint_t *e)
 {
     e->hash = media_ep_hash(e->version, e->addr, e->port);
-    media_endpoint_t *old = media_ep_find(m, e->version, e->addr, e->port);
-    if (old) {
-        m->stats.endpoints_taken_over++;
-        media_ep_remove(m, old, MEDIA_FLOWS_NOW);
-    }
+    if (media_ep_find(m, e->version, e->addr, e->port, NULL, 0)) m->stats.endpoints_shared++;
+    e->seq = ++m->announced;
     e->has_in = e->has_out = 0;
     if (m->npending) media_flows_resume(m, e);
     uint32_t b = e->hash & (m->nbuckets - 1);
@@ -775,9 +803,11 @@ int media_packet(media_t *m, const packet_t *pkt)
     media_clock(m, pkt->ts_sec * 1000000 + pkt->ts_usec);
     if (!m->endpoints || pkt->payload_len == 0) return 0;
     int to = 1;
-    media_endpoint_t *e = media_ep_find(m, pkt->ip_version, pkt->dst_addr, pkt->dst_port);
+    media_endpoint_t *e = media_ep_find(m, pkt->ip_version, pkt->dst_addr, pkt->dst_port,
+                                        pkt->src_addr, pkt->src_port);
     if (!e) {
-        e = media_ep_find(m, pkt->ip_version, pkt->src_addr, pkt->src_port);
+        e = media_ep_find(m, pkt->ip_version, pkt->src_addr, pkt->src_port, pkt->dst_addr,
+                          pkt->dst_port);
         if (!e) return 0;
         to = 0;
     }

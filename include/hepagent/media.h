@@ -67,7 +67,7 @@ typedef struct media_sink {
     X(flows_ended, "RTP flows to a moved or ended stream, reported final grace_ms later")          \
     X(streams_refused, "streams not tracked because max_streams were")                             \
     X(streams_unaddressed, "m= lines without a usable address (host name, none), not tracked")     \
-    X(endpoints_taken_over, "endpoints a newer SDP of another call announced again")               \
+    X(endpoints_shared, "endpoints another call announced too (told apart by the other end)")      \
     X(parties_refused, "SDP of a fifth party (fork) of one call, not tracked")                     \
     X(call_id_too_long, "calls whose Call-ID is longer than 256 bytes, not tracked")               \
     X(rtp_packets, "RTP packets of tracked calls")                                                 \

@@ -397,18 +397,27 @@ static void test_srtp_and_forks(void **state)
     media_free(m);
 }
 
-static void test_taken_over_and_bound(void **state)
+static void test_shared_endpoint_and_bound(void **state)
 {
     (void)state;
     sink_t k = {0};
     media_t *m = make(&k, 3);
     char sa[512];
+    char sb[512];
     sip(m, "INVITE sip:b@y SIP/2.0", "old", "t", NULL, "1 INVITE",
         audio_sdp(sa, sizeof(sa), "10.0.3.1", 4000, ""), 0);
-    /* a new call announces the same endpoint: it is the new call's now */
+    sip(m, "SIP/2.0 200 OK", "old", "t", "u", "1 INVITE",
+        audio_sdp(sb, sizeof(sb), "10.0.3.2", 6000, ""), 0);
+    /* a new call announces the same endpoint (a server reusing its port):
+     * both keep it, the other end of a packet tells them apart */
     sip(m, "INVITE sip:b@y SIP/2.0", "new", "t", NULL, "1 INVITE",
         audio_sdp(sa, sizeof(sa), "10.0.3.1", 4000, ""), 0);
-    assert_int_equal(media_get_stats(m)->endpoints_taken_over, 2); /* RTP and RTCP */
+    assert_int_equal(media_get_stats(m)->endpoints_shared, 2); /* RTP and RTCP */
+    assert_int_equal(rtcp_rr(m, "10.0.3.2", 6001, "10.0.3.1", 4001, 1, now_sec), 1);
+    assert_string_equal(k.rtcp_call_id, "old");
+    assert_int_equal(rtcp_rr(m, "10.0.3.1", 4001, "10.0.3.2", 6001, 1, now_sec), 1);
+    assert_string_equal(k.rtcp_call_id, "old");
+    /* an unknown other end: the later announcement */
     assert_int_equal(rtcp_rr(m, "10.0.3.9", 1, "10.0.3.1", 4001, 1, now_sec), 1);
     assert_string_equal(k.rtcp_call_id, "new");
     for (int i = 0; i < 5; i++) {
@@ -418,8 +427,8 @@ static void test_taken_over_and_bound(void **state)
             audio_sdp(sa, sizeof(sa), "10.0.4.1", 4000 + 2 * (unsigned)i, ""), 0);
     }
     assert_int_equal(media_streams(m), 3);
-    assert_int_equal(media_get_stats(m)->streams_refused, 4);
-    assert_int_equal(media_calls(m), 3); /* a call whose streams were all refused is not kept */
+    assert_int_equal(media_get_stats(m)->streams_refused, 5);
+    assert_int_equal(media_calls(m), 2); /* a call whose streams were all refused is not kept */
     media_free(m);
 }
 
@@ -488,7 +497,7 @@ int main(void)
         cmocka_unit_test(test_endings),
         cmocka_unit_test(test_rtcp_mux_ipv6_and_attribute),
         cmocka_unit_test(test_srtp_and_forks),
-        cmocka_unit_test(test_taken_over_and_bound),
+        cmocka_unit_test(test_shared_endpoint_and_bound),
         cmocka_unit_test(test_memory_bound),
         cmocka_unit_test(test_rtcp_off_qos_off),
     };
