@@ -13,10 +13,17 @@ with what tshark finds in the same capture:
     the first SDES chunk's SSRC, the XR VoIP metrics block), or, when it has
     no SR, RR or XR VoIP metrics, leaves not at all; nothing else is type 5;
   * the correlation id of each is the Call-ID of the SIP message whose SDP
-    tshark says set the stream up (rtp.setup-frame / rtcp.setup-frame);
+    tshark says set the stream up (rtp.setup-frame / rtcp.setup-frame), or,
+    where tshark cannot know (it keys a stream by one end only, so when
+    several calls announced that end the last one wins), of the one call
+    whose SDP announced both ends;
   * the SIP messages are sent as before (their count is tshark's).
 
 usage: check_media.py BUILD_DIR CAPTURE [--config FILE] [--stat NAME=VALUE]...
+       check_media.py BUILD_DIR CAPTURE --sink SINK.jsonl [--reason WHY]
+The second form checks what a live hepagent sent (hep_sink's output) against
+a capture of the same traffic (tcpdump), each final report made for WHY
+(call_end, stop, ...) when given.
 Exit 0 on success; otherwise prints what differed and exits 1.
 """
 import json
@@ -90,7 +97,7 @@ def frames_of(pdml):
     value) in order."""
     frames = []
     for pkt in pdml.iter("packet"):
-        f = {"parts": [], "callid": None, "rtp": None}
+        f = {"parts": [], "callid": None, "rtp": None, "sdp": []}
         for proto in pkt.iter("proto"):
             fields = [(e.get("name"), e.get("show")) for e in proto.iter("field")]
             get = dict(fields).get
@@ -104,6 +111,10 @@ def frames_of(pdml):
                 f["sport"], f["dport"] = int(get("udp.srcport")), int(get("udp.dstport"))
             elif name == "sip":
                 f["callid"] = get("sip.Call-ID")
+            elif name == "sdp":
+                addrs = [v for n, v in fields if n == "sdp.connection_info.address"]
+                ports = [int(v) for n, v in fields if n == "sdp.media.port"]
+                f["sdp"] = [(a, p + k) for a in addrs for p in ports for k in (0, 1)]
             elif name == "rtp" and get("rtp.ssrc"):
                 f["rtp"] = (int(get("rtp.ssrc"), 16), get("rtp.setup-frame"))
             elif name == "rtcp":
@@ -113,14 +124,31 @@ def frames_of(pdml):
     return frames
 
 
-def stream_calls(frames, calls):
-    """(src, sport, dst, dport, ssrc) -> Call-ID of the frame that set the
-    stream up, as tshark's SDP tracking says."""
+def announcements(frames):
+    """(address, port) -> Call-IDs whose SDP named it (port and port + 1)."""
     out = {}
+    for f in frames:
+        for end in f["sdp"]:
+            out.setdefault(end, set()).add(f["callid"])
+    return out
+
+
+def owner(ann, f, setup, calls):
+    """The call a packet belongs to: the one call that announced both of its
+    ends, else the one tshark's SDP tracking set it up from."""
+    both = ann.get((f["src"], f["sport"]), set()) & ann.get((f["dst"], f["dport"]), set())
+    if len(both) == 1:
+        return next(iter(both))
+    return calls.get(int(setup)) if setup else None
+
+
+def stream_calls(frames, calls):
+    """(src, sport, dst, dport, ssrc) -> the Call-ID of the stream."""
+    ann, out = announcements(frames), {}
     for f in frames:
         if f["rtp"] and f["rtp"][1]:
             key = (f["src"], f["sport"], f["dst"], f["dport"], f["rtp"][0])
-            out.setdefault(key, calls.get(int(f["rtp"][1])))
+            out.setdefault(key, owner(ann, f, f["rtp"][1], calls))
     return out
 
 
@@ -247,10 +275,8 @@ def same_json(want, got, path=""):
     return [] if want == got else ["%s: %r, want %r" % (path.rstrip("."), got, want)]
 
 
-def check(build, capture, config, want_stats):
+def check(packets, stats, capture, want_stats, reason=None):
     errors = []
-    with tempfile.TemporaryDirectory() as work:
-        packets, stats = run_agent(build, capture, config, work)
     pdml, ws = tshark(capture)
     frames = frames_of(pdml)
     calls = {f["number"]: f["callid"] for f in frames if f["callid"]}
@@ -273,6 +299,9 @@ def check(build, capture, config, want_stats):
             errors.append("QoS report: HEP addresses %s differ from its JSON's" % (key[:4],))
         if not r["final"]:
             continue
+        if reason and r["reason"] != reason:
+            errors.append("final report for %s:%d -> %s:%d ssrc 0x%08X made for %s, want %s" %
+                          (key + (r["reason"], reason)))
         if key in finals:
             errors.append("two final reports for %s:%d -> %s:%d ssrc 0x%08X" % key)
         finals[key] = (r, p["corr"])
@@ -292,8 +321,7 @@ def check(build, capture, config, want_stats):
             if not close(w[field], o[field]):
                 errors.append("%s: %s tshark %.3f, ours %.3f" % (name, field, w[field], o[field]))
         if owners.get(key) != corr:
-            errors.append("%s: correlation id %r, tshark's SDP setup says %r" %
-                          (name, corr, owners.get(key)))
+            errors.append("%s: correlation id %r, the SDP says %r" % (name, corr, owners.get(key)))
 
     # RTCP against tshark's decode
     sent = {}
@@ -301,6 +329,7 @@ def check(build, capture, config, want_stats):
         key = (p["src"], p["sport"], p["dst"], p["dport"], p["sec"], p["usec"])
         sent.setdefault(key, []).append(p)
     decoded = skipped = 0
+    ann = announcements(frames)
     for f in (f for f in frames if f["parts"]):
         sec, _, frac = f["time"].partition(".")
         key = (f["src"], f["sport"], f["dst"], f["dport"], int(sec), int((frac + "000000")[:6]))
@@ -319,10 +348,10 @@ def check(build, capture, config, want_stats):
         diffs = same_json(want, json.loads(bytes.fromhex(got[0]["payload"])))
         if diffs:
             errors.append("%s: JSON differs from tshark's decode: %s" % (name, "; ".join(diffs)))
-        owner = calls.get(int(f["setup"])) if f.get("setup") else None
-        if got[0]["corr"] != owner:
-            errors.append("%s: correlation id %r, tshark's SDP setup says %r" %
-                          (name, got[0]["corr"], owner))
+        want_call = owner(ann, f, f.get("setup"), calls)
+        if got[0]["corr"] != want_call:
+            errors.append("%s: correlation id %r, the SDP says %r" %
+                          (name, got[0]["corr"], want_call))
     for key, extra in sent.items():
         errors.append("HEP type 5 for %s:%d -> %s:%d at %d.%06d: tshark decodes no RTCP there" %
                       key)
@@ -338,7 +367,7 @@ def main():
         print(__doc__)
         return 2
     build, capture = args[0], args[1]
-    config, want_stats = DEFAULT_CONFIG, []
+    config, want_stats, sink, reason = DEFAULT_CONFIG, [], None, None
     rest = args[2:]
     while rest:
         opt = rest.pop(0)
@@ -349,9 +378,18 @@ def main():
         elif opt == "--stat":
             name, _, value = rest.pop(0).partition("=")
             want_stats.append((name, value))
+        elif opt == "--sink":
+            sink = rest.pop(0)
+        elif opt == "--reason":
+            reason = rest.pop(0)
         else:
             sys.exit("unknown option " + opt)
-    errors, streams, decoded, skipped = check(build, capture, config, want_stats)
+    if sink:
+        packets, stats = [json.loads(line) for line in open(sink)], {}
+    else:
+        with tempfile.TemporaryDirectory() as work:
+            packets, stats = run_agent(build, capture, config, work)
+    errors, streams, decoded, skipped = check(packets, stats, capture, want_stats, reason)
     if errors:
         print("FAIL %s:\n  %s" % (capture, "\n  ".join(errors)))
         return 1
