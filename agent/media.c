@@ -29,6 +29,7 @@ typedef struct media_endpoint {
     uint32_t hash;
     uint16_t port;
     uint8_t version; /* 0: not in the table */
+    uint8_t shared;  /* another call's endpoint has the same address and port */
     uint8_t has_in, has_out;
     uint8_t addr[16];
     /* the RTP flows last seen to (in) and from (out) this endpoint, to end
@@ -153,16 +154,26 @@ media_t *media_new(const media_options_t *o, const media_sink_t *sink)
 
 /* ---- hashing ------------------------------------------------------------ */
 
+/* MurmurHash3's finaliser: every input bit moves every output bit, so
+ * neighbouring ports and addresses spread over the buckets. */
+static uint32_t media_mix(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    return h ^ (h >> 16);
+}
+
 static uint32_t media_ep_hash(uint8_t version, const uint8_t *addr, uint16_t port)
 {
-    uint32_t h = (port * 0x9e3779b1u) ^ version;
+    uint32_t h = port | (uint32_t)version << 16;
     for (size_t i = 0; i < (version == 6 ? 16u : 4u); i += 4) {
         uint32_t w;
         memcpy(&w, addr + i, 4);
-        h = (h ^ w) * 0x85ebca6bu;
-        h ^= h >> 13;
+        h = media_mix(h ^ w);
     }
-    return h ^ (h >> 16);
+    return h;
 }
 
 static uint32_t media_call_hash(const uint8_t *id, size_t len)
@@ -205,14 +216,10 @@ static media_endpoint_t *media_ep_find(const media_t *m, uint8_t version, const 
     media_endpoint_t *first = m->buckets[h & (m->nbuckets - 1)];
     while (first && !media_ep_is(first, h, version, addr, port))
         first = first->next;
-    if (!first) return NULL;
-    media_endpoint_t *e = first->next;
-    while (e && !media_ep_is(e, h, version, addr, port))
-        e = e->next;
-    if (!e) return first; /* the common case: one owner */
+    if (!first || !first->shared) return first; /* the common case: one owner */
     media_endpoint_t *best = NULL;
     int best_owns = 0;
-    for (e = first; e; e = e->next) {
+    for (media_endpoint_t *e = first; e; e = e->next) {
         if (!media_ep_is(e, h, version, addr, port)) continue;
         int owns = other && media_call_owns(e->stream->call, version, other, other_port);
         if (!best || owns > best_owns || (owns == best_owns && e->seq > best->seq)) {
@@ -346,8 +353,16 @@ static void media_ep_remove(media_t *m, media_endpoint_t *e, media_flows_t when)
     while (*slot && *slot != e)
         slot = &(*slot)->next;
     if (*slot) *slot = e->next;
+    if (e->shared) { /* the last other owner is alone again */
+        media_endpoint_t *other = NULL;
+        int others = 0;
+        for (media_endpoint_t *x = m->buckets[e->hash & (m->nbuckets - 1)]; x; x = x->next)
+            if (media_ep_is(x, e->hash, e->version, e->addr, e->port)) other = x, others++;
+        if (others == 1) other->shared = 0;
+    }
     if (when == MEDIA_FLOWS_LATER) media_end_flows(m, e);
     e->version = 0;
+    e->shared = 0;
     e->next = NULL;
     m->endpoints--;
 }
@@ -357,7 +372,13 @@ static void media_ep_remove(media_t *m, media_endpoint_t *e, media_flows_t when)
 static void media_ep_insert(media_t *m, media_endpoint_t *e)
 {
     e->hash = media_ep_hash(e->version, e->addr, e->port);
-    if (media_ep_find(m, e->version, e->addr, e->port, NULL, 0)) m->stats.endpoints_shared++;
+    e->shared = 0;
+    for (media_endpoint_t *x = m->buckets[e->hash & (m->nbuckets - 1)]; x; x = x->next) {
+        if (media_ep_is(x, e->hash, e->version, e->addr, e->port)) {
+            x->shared = e->shared = 1;
+        }
+    }
+    if (e->shared) m->stats.endpoints_shared++;
     e->seq = ++m->announced;
     e->has_in = e->has_out = 0;
     if (m->npending) media_flows_resume(m, e);
