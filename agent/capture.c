@@ -2,6 +2,7 @@
  * when their selectable fd is readable; files are read a batch per loop turn
  * so signals, timers and sends keep running during a large replay. */
 #include "hepagent/capture.h"
+#include "hepagent/rtpfilter.h"
 #include "hepagent/log.h"
 #include "hepagent/pcapng.h"
 
@@ -256,16 +257,22 @@ static void capture_idle_cb(uv_idle_t *h)
 
 /* ---- setup ------------------------------------------------------------ */
 
-static int capture_set_filter(pcap_t *p, const char *bpf, const char *name, char *err,
-                              size_t errlen)
+/* The source's filter; with rtp_snap, its accepting returns go through the
+ * RTP-cutting block (an empty filter then accepts everything else whole). */
+static int capture_set_filter(pcap_t *p, const char *bpf, uint32_t rtp_snap, const char *name,
+                              char *err, size_t errlen)
 {
-    if (!bpf) return HA_OK;
-    struct bpf_program prog;
-    if (pcap_compile(p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+    if (rtp_snap && !rtpfilter_supports(pcap_datalink(p))) rtp_snap = 0;
+    if (!bpf && !rtp_snap) return HA_OK;
+    struct bpf_program prog, cut;
+    if (pcap_compile(p, &prog, bpf ? bpf : "", 1, PCAP_NETMASK_UNKNOWN) != 0) {
         snprintf(err, errlen, "%s: filter \"%s\": %s", name, bpf, pcap_geterr(p));
         return HA_EINVAL;
     }
-    int rc = pcap_setfilter(p, &prog);
+    int patched = rtp_snap && rtpfilter_patch(&prog, pcap_datalink(p), (uint32_t)pcap_snapshot(p),
+                                              rtp_snap, &cut) == 0;
+    int rc = pcap_setfilter(p, patched ? &cut : &prog);
+    if (patched) rtpfilter_free(&cut);
     pcap_freecode(&prog);
     if (rc != 0) {
         snprintf(err, errlen, "%s: cannot set filter: %s", name, pcap_geterr(p));
@@ -391,7 +398,8 @@ int capture_open(uv_loop_t *loop, const capture_source_t *src, uint32_t id, int 
             return HA_EIO;
         }
         c->linktype = pcap_datalink(c->pcap);
-        rc = capture_set_filter(c->pcap, src->bpf, c->name, err, errlen);
+        rc = capture_set_filter(c->pcap, src->bpf, c->is_file ? 0 : cb->rtp_snap, c->name, err,
+                                errlen);
         if (rc != HA_OK) {
             capture_destroy(c);
             return rc;

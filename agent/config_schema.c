@@ -1032,6 +1032,14 @@ static const cfg_key_t media_keys[] = {
      .def = MEDIA_DEFAULT_GRACE_MS,
      .help = "media after BYE, CANCEL, a final error, a moved port or a hold still counts for "
              "this long (capture time)"},
+    {.name = "rtp_snap",
+     .type = CFG_UINT,
+     FIELD(config_t, media.rtp_snap),
+     .max = 65535,
+     .def = MEDIA_DEFAULT_RTP_SNAP,
+     .help = "live capture with media on: the kernel filter keeps this many bytes of each RTP "
+             "packet's UDP payload (its headers; RTCP, SIP and the rest stay whole); 0: whole "
+             "packets (Ethernet and \"any\" only, README \"Media\")"},
 };
 static const cfg_section_t media_section = {media_keys, HA_ARRAY_LEN(media_keys), 0, NULL};
 

@@ -638,8 +638,12 @@ static int check_config(const app_t *app)
 static int open_sources(app_t *app)
 {
     char err[HA_ERRLEN * 2];
-    capture_callbacks_t cb = {
-        .frame = on_frame, .done = on_source_done, .backlogged = on_backlogged, .ctx = app};
+    const media_options_t *media = &app->cfg->media;
+    capture_callbacks_t cb = {.frame = on_frame,
+                              .done = on_source_done,
+                              .backlogged = on_backlogged,
+                              .ctx = app,
+                              .rtp_snap = media->rtcp || media->qos ? media->rtp_snap : 0};
     app->sources = calloc(app->cfg->source_count, sizeof(capture_t *));
     if (!app->sources) return EXIT_RUNTIME;
     for (size_t i = 0; i < app->cfg->source_count; i++) {

@@ -118,6 +118,7 @@ void media_options_default(media_options_t *o)
     o->max_streams = MEDIA_DEFAULT_MAX_STREAMS;
     o->stream_timeout_ms = MEDIA_DEFAULT_STREAM_TIMEOUT_MS;
     o->grace_ms = MEDIA_DEFAULT_GRACE_MS;
+    o->rtp_snap = MEDIA_DEFAULT_RTP_SNAP;
 }
 
 static void media_qos_report(void *ctx, const qos_report_t *r)

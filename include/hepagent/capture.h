@@ -22,6 +22,9 @@ typedef struct capture_callbacks {
     /* file sources pause while this returns non-zero; may be NULL */
     int (*backlogged)(void *ctx);
     void *ctx;
+    /* live sources: the kernel filter cuts RTP to this many bytes of UDP
+     * payload (rtpfilter.h; media.rtp_snap); 0: whole packets */
+    uint32_t rtp_snap;
 } capture_callbacks_t;
 
 enum {

@@ -32,13 +32,15 @@ typedef struct media_options {
     uint32_t stream_timeout_ms; /* a call without SIP or media this long ends; idle RTP
                                    streams end after it too */
     uint32_t grace_ms;          /* media after BYE, CANCEL or a final error still counts */
+    uint32_t rtp_snap;          /* live capture: bytes of RTP payload the kernel copies (0: all) */
 } media_options_t;
 
 enum {
     MEDIA_DEFAULT_MAX_STREAMS = 32768,
     MEDIA_DEFAULT_STREAM_TIMEOUT_MS = 30000,
     MEDIA_DEFAULT_GRACE_MS = 5000,
-    MEDIA_MAX_PARTIES = 4, /* caller and up to three forked answers */
+    MEDIA_DEFAULT_RTP_SNAP = 64, /* RTPFILTER_KEEP: the RTP header, CSRCs, an extension */
+    MEDIA_MAX_PARTIES = 4,       /* caller and up to three forked answers */
     MEDIA_CALL_ID_MAX = QOS_CALL_ID_MAX,
 };
 

@@ -132,7 +132,7 @@ static void test_media_section(void **state)
     snprintf(doc, sizeof(doc), "{\"media\":{\"rtpc\":true},%s}", MINIMAL_RULES);
     expect_error(doc,
                  "config: media: unknown key \"rtpc\" (expected one of: rtcp, qos, "
-                 "qos_interval_s, max_streams, stream_timeout_ms, grace_ms)",
+                 "qos_interval_s, max_streams, stream_timeout_ms, grace_ms, rtp_snap)",
                  0);
 }
 
