@@ -27,6 +27,13 @@
 # with the metrics endpoint on; scripts/bench/scrape.py times 1000 requests of
 # /metrics, /stats and a 404 page (the baseline: same HTTP path, nothing to
 # render) over keep-alive, and hepagent's CPU time per request.
+# Live media (issue 11, unless --no-media): on the same veth, a capture of
+# --media-calls concurrent calls (default 1000: SIP about 1000 msg/s, RTP
+# 200 000 packets/s, scripts/bench/media_capture.py) replayed at each of
+# --media-rates packets/s with media.rtcp and media.qos on, once with the
+# RTP-cutting kernel filter (the default) and once without (rtp_snap 0):
+# kernel drops, SIP delivered, final QoS reports, bytes copied, CPU
+# (scripts/bench/media.py).
 #
 # Usage: scripts/bench.sh [options]          (needs root)
 #   --quick          small run: 10000 calls, 1 repeat, 2 s per live rate
@@ -45,6 +52,9 @@
 #   --rates LIST     live rates in SIP msg/s (default 10000,50000,100000,200000)
 #   --duration S     seconds per live rate (default 5)
 #   --buffer-mb N    hepagent's capture buffer for the live part (default: its 32)
+#   --no-media       skip the live media part
+#   --media-calls N  concurrent calls of the media capture (default 1000)
+#   --media-rates L  packet rates of the live media part (default 200000,300000)
 #   --keep           keep the work directory (default: removed at exit)
 #   -h, --help       this text
 set -euo pipefail
@@ -64,6 +74,9 @@ relay=1
 relay_pps=0
 keep=0
 buffer_mb=
+media=1
+media_calls=1000
+media_rates=200000,300000
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) calls=10000; repeat=1; duration=2; qos_seconds=2; shift ;;
@@ -81,6 +94,9 @@ while [ $# -gt 0 ]; do
     --rates) rates=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --buffer-mb) buffer_mb=$2; shift 2 ;;
+    --no-media) media=0; shift ;;
+    --media-calls) media_calls=$2; shift 2 ;;
+    --media-rates) media_rates=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -93,7 +109,7 @@ PY=/usr/bin/python3
 # ---- packages ----------------------------------------------------------------
 pkgs=(build-essential cmake pkg-config libpcap-dev libuv1-dev libjson-c-dev zlib1g-dev libssl-dev
       libcmocka-dev python3 iproute2 tcpdump sip-tester time)
-[ "$live" = 1 ] && pkgs+=(tcpreplay)
+[ "$live" = 1 ] || [ "$media" = 1 ] && pkgs+=(tcpreplay)
 [ "$sngrep" = 1 ] && pkgs+=(sngrep)
 missing=()
 for p in "${pkgs[@]}"; do
@@ -115,7 +131,7 @@ bin="$root/build-bench"
 echo "== building Release into $bin"
 cmake -S "$root" -B "$bin" -DCMAKE_BUILD_TYPE=Release >"$bin.log" 2>&1 ||
     { cat "$bin.log" >&2; exit 1; }
-cmake --build "$bin" -j"$(nproc)" --target hepagent bench_sink bench_floor qos_replay hep_feed >>"$bin.log" 2>&1 ||
+cmake --build "$bin" -j"$(nproc)" --target hepagent bench_sink bench_floor qos_replay hep_feed hep_sink >>"$bin.log" 2>&1 ||
     { tail -30 "$bin.log" >&2; exit 1; }
 
 # ---- work dir, namespaces, cleanup ----------------------------------------------
@@ -221,9 +237,7 @@ if [ "$qos" = 1 ]; then
 fi
 
 # ---- live ------------------------------------------------------------------------------
-if [ "$live" = 1 ]; then
-    echo
-    echo "== live runs: namespaces $ns_tx -> $ns_rx over veth $if_tx/$if_rx"
+veth_up() {
     ip netns add "$ns_tx"
     ip netns add "$ns_rx"
     ip link add "$if_tx" netns "$ns_tx" type veth peer name "$if_rx" netns "$ns_rx"
@@ -237,6 +251,13 @@ if [ "$live" = 1 ]; then
     ip netns exec "$ns_rx" sysctl -q -w "net.ipv6.conf.$if_rx.disable_ipv6=1" >/dev/null 2>&1 || true
     ip -n "$ns_tx" link set "$if_tx" up
     ip -n "$ns_rx" link set "$if_rx" up
+}
+if [ "$live" = 1 ] || [ "$media" = 1 ]; then
+    veth_up
+fi
+if [ "$live" = 1 ]; then
+    echo
+    echo "== live runs: namespaces $ns_tx -> $ns_rx over veth $if_tx/$if_rx"
     live_args=(--bin "$bin" --capture "$data/udp-live.pcap" --meta "$data/udp-live.json"
         --tx-ns "$ns_tx" --tx-if "$if_tx" --rx-ns "$ns_rx" --rx-if "$if_rx"
         --rates "$rates" --duration "$duration" --workdir "$work")
@@ -268,4 +289,19 @@ if [ "$scrape" = 1 ]; then
         "$scrape_pid" 1000
     kill "$scrape_pid"
     wait "$scrape_pid" || true
+fi
+
+# ---- live media ---------------------------------------------------------------------
+if [ "$media" = 1 ]; then
+    echo
+    echo "== live media: $media_calls calls, SIP + RTP over veth $if_tx/$if_rx at $media_rates packets/s"
+    mcap="$data/media-$media_calls.pcap"
+    if [ ! -f "$mcap" ] || [ "$root/scripts/bench/media_capture.py" -nt "$mcap" ]; then
+        "$PY" "$root/scripts/bench/media_capture.py" "$mcap.tmp" --calls "$media_calls" \
+            --meta "$mcap.json" >/dev/null
+        mv "$mcap.tmp" "$mcap"
+    fi
+    runner "$PY" "$root/scripts/bench/media.py" --bin "$bin" --capture "$mcap" --meta "$mcap.json" \
+        --tx-ns "$ns_tx" --tx-if "$if_tx" --rx-ns "$ns_rx" --rx-if "$if_rx" --rates "$media_rates" \
+        --buffer-mb "${buffer_mb:-32}" --workdir "$work"
 fi
