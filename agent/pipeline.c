@@ -51,12 +51,43 @@ static ha_bytes_t pipeline_text(const char *s)
     return (ha_bytes_t){(const uint8_t *)s, s ? strlen(s) : 0};
 }
 
-/* The HEP fields of the media packets (RTCP, QoS) from the agent's settings. */
-static void pipeline_hep_common(const pipeline_t *p, hep_msg_t *msg, uint32_t capture_id)
+/* What identifies the agent in a HEP packet: capture id, auth key, node name
+ * (a rule may set its own for the SIP it sends; media uses the agent's). */
+typedef struct {
+    uint32_t capture_id;
+    ha_bytes_t auth_key, node_name;
+} pipeline_ident_t;
+
+/* The HEP fields every packet of the agent shares; addresses, ports and
+ * VLAN from pkt when it is given (SIP, RTCP), the caller's otherwise. */
+static void pipeline_hep_common(hep_msg_t *msg, const packet_t *pkt, uint8_t proto_type,
+                                const pipeline_ident_t *id, uint64_t ts_sec, uint32_t ts_usec)
 {
-    msg->capture_id = capture_id;
-    msg->auth_key = pipeline_text(p->cfg->auth_key);
-    msg->node_name = pipeline_text(p->cfg->node_name);
+    if (pkt) {
+        msg->ip_version = pkt->ip_version;
+        msg->ip_proto = pkt->l4_proto;
+        memcpy(msg->src_addr, pkt->src_addr, sizeof(msg->src_addr));
+        memcpy(msg->dst_addr, pkt->dst_addr, sizeof(msg->dst_addr));
+        msg->src_port = pkt->src_port;
+        msg->dst_port = pkt->dst_port;
+        if (pkt->vlan_count) {
+            msg->has_vlan = 1;
+            msg->vlan = packet_vlan(pkt);
+        }
+    }
+    msg->ts_sec = (uint32_t)ts_sec;
+    msg->ts_usec = ts_usec;
+    msg->proto_type = proto_type;
+    msg->capture_id = id->capture_id;
+    msg->auth_key = id->auth_key;
+    msg->node_name = id->node_name;
+}
+
+/* The agent's own identity (the media packets'). */
+static pipeline_ident_t pipeline_agent_ident(const pipeline_t *p)
+{
+    return (pipeline_ident_t){p->cfg->capture_id, pipeline_text(p->cfg->auth_key),
+                              pipeline_text(p->cfg->node_name)};
 }
 
 /* An RTCP compound of a tracked call: HEP type 5 with the packet's own
@@ -69,21 +100,9 @@ static void pipeline_media_rtcp(void *ctx, const packet_t *pkt, ha_bytes_t call_
     if (!p->sender) return;
     hep_msg_t msg;
     memset(&msg, 0, sizeof(msg));
-    msg.ip_version = pkt->ip_version;
-    msg.ip_proto = pkt->l4_proto;
-    memcpy(msg.src_addr, pkt->src_addr, sizeof(msg.src_addr));
-    memcpy(msg.dst_addr, pkt->dst_addr, sizeof(msg.dst_addr));
-    msg.src_port = pkt->src_port;
-    msg.dst_port = pkt->dst_port;
-    msg.ts_sec = (uint32_t)pkt->ts_sec;
-    msg.ts_usec = pkt->ts_usec;
-    msg.proto_type = HEP_PROTO_TYPE_RTCP;
-    pipeline_hep_common(p, &msg, p->cfg->capture_id);
+    pipeline_ident_t id = pipeline_agent_ident(p);
+    pipeline_hep_common(&msg, pkt, HEP_PROTO_TYPE_RTCP, &id, pkt->ts_sec, pkt->ts_usec);
     msg.correlation_id = call_id;
-    if (pkt->vlan_count) {
-        msg.has_vlan = 1;
-        msg.vlan = packet_vlan(pkt);
-    }
     msg.payload = (ha_bytes_t){(const uint8_t *)json, json_len};
     sender_submit(p->sender, &msg);
 }
@@ -102,10 +121,8 @@ static void pipeline_media_qos(void *ctx, const qos_report_t *r)
     memcpy(msg.dst_addr, r->dst_addr, sizeof(msg.dst_addr));
     msg.src_port = r->src_port;
     msg.dst_port = r->dst_port;
-    msg.ts_sec = (uint32_t)r->ts_sec;
-    msg.ts_usec = r->ts_usec;
-    msg.proto_type = HEP_PROTO_TYPE_QOS;
-    pipeline_hep_common(p, &msg, p->cfg->capture_id);
+    pipeline_ident_t id = pipeline_agent_ident(p);
+    pipeline_hep_common(&msg, NULL, HEP_PROTO_TYPE_QOS, &id, r->ts_sec, r->ts_usec);
     msg.correlation_id = (ha_bytes_t){r->call_id, r->call_id_len};
     if (r->vlan) {
         msg.has_vlan = 1;
@@ -272,24 +289,14 @@ void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, co
 
     hep_msg_t msg;
     memset(&msg, 0, sizeof(msg));
-    msg.ip_version = pkt->ip_version;
-    msg.ip_proto = pkt->l4_proto;
-    memcpy(msg.src_addr, pkt->src_addr, sizeof(msg.src_addr));
-    memcpy(msg.dst_addr, pkt->dst_addr, sizeof(msg.dst_addr));
-    msg.src_port = pkt->src_port;
-    msg.dst_port = pkt->dst_port;
-    msg.ts_sec = (uint32_t)ts_sec;
-    msg.ts_usec = ts_usec;
-    msg.proto_type = HEP_PROTO_TYPE_SIP;
-    msg.capture_id = rule->has_capture_id ? rule->capture_id : cfg->capture_id;
-    if (!rule->strip_auth_key)
-        msg.auth_key = pipeline_text(rule->auth_key ? rule->auth_key : cfg->auth_key);
+    pipeline_ident_t id = {
+        .capture_id = rule->has_capture_id ? rule->capture_id : cfg->capture_id,
+        .auth_key = rule->strip_auth_key
+                        ? (ha_bytes_t){NULL, 0}
+                        : pipeline_text(rule->auth_key ? rule->auth_key : cfg->auth_key),
+        .node_name = pipeline_text(rule->node_name ? rule->node_name : cfg->node_name)};
+    pipeline_hep_common(&msg, pkt, HEP_PROTO_TYPE_SIP, &id, ts_sec, ts_usec);
     msg.correlation_id = sip->call_id;
-    if (pkt->vlan_count) {
-        msg.has_vlan = 1;
-        msg.vlan = packet_vlan(pkt);
-    }
-    msg.node_name = pipeline_text(rule->node_name ? rule->node_name : cfg->node_name);
     msg.payload = (ha_bytes_t){data, len};
     sender_submit(p->sender, &msg);
 }

@@ -25,7 +25,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import Run, fail, log, parse_stats, softnet_dropped, stat_sum, stop_children  # noqa
+from run import (Run, log, parse_stats, softnet_dropped, stat_sum, stop_children,  # noqa: E402
+                 wait_capturing)
 
 FILTERS = {"cut": 64, "none": 0}
 
@@ -52,15 +53,7 @@ def one(args, meta, rate, name, wd):
     agent_err = open(err_path, "wb")
     agent = Run([os.path.join(args.bin, "hepagent"), "-c", cfg, "--stats"], stderr=agent_err,
                 timeout=600, prefix=rx, workdir=wd)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with open(err_path, errors="replace") as f:
-            if "capturing on" in f.read():
-                break
-        if agent.proc.poll() is not None:
-            fail("hepagent stopped at start: see %s" % err_path)
-        time.sleep(0.05)
-    time.sleep(0.3)
+    wait_capturing(agent, err_path)
     soft0 = softnet_dropped()
     rp_out = open(os.path.join(wd, "tcpreplay.out"), "wb")
     rp = Run(["tcpreplay", "-i", args.tx_if, "--pps=%d" % rate, "--preload-pcap", args.capture],

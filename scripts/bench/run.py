@@ -486,6 +486,21 @@ def softnet_dropped():
     return total
 
 
+def wait_capturing(agent, err_path):
+    """Until hepagent logs that it captures (10 s), and a little more."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open(err_path, errors="replace") as f:
+            if "capturing on" in f.read():
+                break
+        if agent.proc.poll() is not None:
+            fail("hepagent stopped at start: see %s" % err_path)
+        time.sleep(0.05)
+    else:
+        fail("hepagent did not start capturing: see %s" % err_path)
+    time.sleep(0.3)
+
+
 def live(args):
     rates = [int(x) for x in args.rates.split(",") if x]
     with open(args.meta) as f:
@@ -507,17 +522,7 @@ def live(args):
         argv = [os.path.join(args.bin, "hepagent"), "-c", args.config, "-i", args.rx_if, "-H",
                 "udp://127.0.0.1:%d" % sink.port, "--stats"]
         agent = Run(argv, stderr=agent_err, timeout=args.duration + 120, prefix=rx, workdir=wd)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with open(err_path, errors="replace") as f:
-                if "capturing on" in f.read():
-                    break
-            if agent.proc.poll() is not None:
-                fail("hepagent stopped at start: see %s" % err_path)
-            time.sleep(0.05)
-        else:
-            fail("hepagent did not start capturing: see %s" % err_path)
-        time.sleep(0.3)
+        wait_capturing(agent, err_path)
         soft0 = softnet_dropped()
         rp_out = open(os.path.join(wd, "tcpreplay.out"), "wb")
         rp = Run(["tcpreplay", "-i", args.tx_if, "--pps=%d" % rate, "--limit=%d" % count,

@@ -28,50 +28,18 @@ Exit 0 on success; otherwise prints what differed and exits 1.
 """
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "media"))
 from check_qos import LINE, close  # noqa: E402  (tshark's stream table line, the tolerance)
+sys.path.insert(0, HERE)
+from check_capture import run_agent  # noqa: E402  (hepagent -r into a fresh hep_sink)
 
 DEFAULT_CONFIG = os.path.join(HERE, "media.json")
-
-
-def run_agent(build, capture, config, workdir):
-    """hepagent -r CAPTURE into a fresh hep_sink: (packets, counters)."""
-    portfile = os.path.join(workdir, "port")
-    out = os.path.join(workdir, "sink.jsonl")
-    sink = subprocess.Popen([os.path.join(build, "tests", "hep_sink"), "-u", "0", "-p", portfile,
-                             "-o", out], stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            if os.path.exists(portfile):
-                break
-            time.sleep(0.02)
-        port = open(portfile).read().split()[0]
-        cmd = [os.path.join(build, "hepagent"), "-c", config, "-r", capture,
-               "-H", "udp://127.0.0.1:" + port, "--stats"]
-        agent = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        if agent.returncode != 0:
-            sys.exit("hepagent exited %d: %s" % (agent.returncode, agent.stderr))
-        stats = dict(line.rsplit(" ", 1) for line in agent.stderr.splitlines()
-                     if line and not line.startswith("hepagent:"))
-        sent = int(stats.get("hep_packets", "0"))
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if os.path.exists(out) and sum(1 for _ in open(out)) >= sent:
-                break
-            time.sleep(0.02)
-        time.sleep(0.05)
-    finally:
-        sink.send_signal(signal.SIGTERM)
-        sink.wait(timeout=10)
-    return [json.loads(line) for line in open(out)], stats
 
 
 def tshark(capture):
@@ -388,7 +356,7 @@ def main():
         packets, stats = [json.loads(line) for line in open(sink)], {}
     else:
         with tempfile.TemporaryDirectory() as work:
-            packets, stats = run_agent(build, capture, config, work)
+            packets, stats = run_agent(build, capture, ["-c", config], work)
     errors, streams, decoded, skipped = check(packets, stats, capture, want_stats, reason)
     if errors:
         print("FAIL %s:\n  %s" % (capture, "\n  ".join(errors)))
