@@ -18,6 +18,8 @@ usage: make_seeds.py OUTDIR   writes OUTDIR/<target>/... for each fuzz target:
   sdp     the SIP payloads that carry a body, and hand-made multipart ones
   rtcp    the RTCP payloads of the media captures (version 2, type 192-223),
           and a hand-made compound of every packet type
+  media   each media capture as fuzz_media.c's records (SIP messages, UDP
+          packets with their addresses, clock steps), cut at 60 KB
 Deterministic: the same repository gives the same seeds.
 """
 import glob
@@ -62,6 +64,42 @@ def udp_payload(frame):
     else:
         return None
     return struct.unpack(">H", frame[at:at + 2])[0], frame[at + 8:]
+
+
+def udp_datagram(frame):
+    """(version, src, dst, sport, dport, payload) of Ethernet + IPv4/IPv6 + UDP, or None."""
+    if frame[12:14] == b"\x08\x00" and len(frame) > 42 and frame[23] == 17:
+        at, v, src, dst = 14 + (frame[14] & 15) * 4, 4, frame[26:30], frame[30:34]
+    elif frame[12:14] == b"\x86\xdd" and len(frame) > 62 and frame[20] == 17:
+        at, v, src, dst = 54, 6, frame[22:38], frame[38:54]
+    else:
+        return None
+    sport, dport = struct.unpack(">HH", frame[at:at + 4])
+    return v, src, dst, sport, dport, frame[at + 8:]
+
+
+def media_records(path):
+    """fuzz_media.c's records: kind, 16-bit length, then the SIP message (0),
+    the UDP packet (1: version, addresses, ports, payload) or a clock step (2)."""
+    out, last = b"", None
+    for r in pcapfile.read_pcap_file(path).records:
+        d = udp_datagram(r.frame)
+        if not d:
+            continue
+        t = r.sec * 10 + r.frac // 100000
+        if last is not None and t > last:
+            out += bytes([2, 0, 1, min(255, t - last)])
+        last = t
+        v, src, dst, sport, dport, payload = d
+        if payload[:1].isalpha():
+            rec = bytes([0]) + struct.pack(">H", len(payload)) + payload
+        else:
+            body = bytes([v]) + src + dst + struct.pack(">HH", sport, dport) + payload
+            rec = bytes([1]) + struct.pack(">H", len(body)) + body
+        if len(out) + len(rec) > 60000:
+            break
+        out += rec
+    return out
 
 
 def rtp_records(path):
@@ -145,6 +183,7 @@ def main():
                 if got and len(got[1]) >= 4 and got[1][0] >> 6 == 2 and 192 <= got[1][1] <= 223]
         for i, payload in enumerate(rtcp[:20]):
             write(out, "rtcp", "%s_%d" % (os.path.basename(path), i), payload)
+        write(out, "media", os.path.basename(path), media_records(path))
     for i, blob in enumerate(MULTIPART):
         write(out, "sdp", "multipart_%d" % i, blob)
     write(out, "rtcp", "every_type", rtcp_compound())
