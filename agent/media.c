@@ -615,6 +615,7 @@ static ha_bytes_t media_tag(ha_bytes_t v)
 {
     const uint8_t *p = v.ptr;
     size_t n = v.len;
+    if (n == 0) return (ha_bytes_t){NULL, 0}; /* no From/To header */
     const uint8_t *gt = memchr(p, '>', n);
     if (gt) {
         n -= (size_t)(gt + 1 - p);
