@@ -538,6 +538,8 @@ static int reload_config(app_t *app, char *err, size_t errlen)
         else
             log_warn("reload: capture sources changed; they apply after a restart");
     }
+    if (memcmp(&app->cfg->media, &next->media, sizeof(next->media)) != 0)
+        log_warn("reload: media settings changed; they apply after a restart");
     log_set_level(next->log_level);
     pipeline_set_config(&app->pipeline, next);
     if (app->relay) app->relay->cfg = next;
