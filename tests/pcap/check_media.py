@@ -17,7 +17,8 @@ with what tshark finds in the same capture:
     where tshark cannot know (it keys a stream by one end only, so when
     several calls announced that end the last one wins), of the one call
     whose SDP announced both ends;
-  * the SIP messages are sent as before (their count is tshark's).
+  * the SIP messages are sent as before (their count is tshark's); where a
+    redacting rule replaced the Call-ID, the media carry the replacement.
 
 usage: check_media.py BUILD_DIR CAPTURE [--config FILE] [--stat NAME=VALUE]...
        check_media.py BUILD_DIR CAPTURE --sink SINK.jsonl [--reason WHY]
@@ -92,12 +93,12 @@ def frames_of(pdml):
     return frames
 
 
-def announcements(frames):
+def announcements(frames, calls):
     """(address, port) -> Call-IDs whose SDP named it (port and port + 1)."""
     out = {}
     for f in frames:
         for end in f["sdp"]:
-            out.setdefault(end, set()).add(f["callid"])
+            out.setdefault(end, set()).add(calls.get(f["number"], f["callid"]))
     return out
 
 
@@ -112,7 +113,7 @@ def owner(ann, f, setup, calls):
 
 def stream_calls(frames, calls):
     """(src, sport, dst, dport, ssrc) -> the Call-ID of the stream."""
-    ann, out = announcements(frames), {}
+    ann, out = announcements(frames, calls), {}
     for f in frames:
         if f["rtp"] and f["rtp"][1]:
             key = (f["src"], f["sport"], f["dst"], f["dport"], f["rtp"][0])
@@ -256,6 +257,15 @@ def check(packets, stats, capture, want_stats, reason=None):
     if len(by_type.get(1, [])) != len(calls):
         errors.append("%d SIP packets sent, tshark finds %d SIP frames" %
                       (len(by_type.get(1, [])), len(calls)))
+    # the correlation id the SIP of each call left with (a redacting rule may
+    # replace the Call-ID): the media must carry the same
+    sent_corr = {(p["sec"], p["usec"]): p["corr"] for p in by_type.get(1, [])}
+    for f in frames:
+        if f["callid"]:
+            sec, _, frac = f["time"].partition(".")
+            corr = sent_corr.get((int(sec), int((frac + "000000")[:6])))
+            if corr and corr != f["callid"]:
+                calls[f["number"]] = corr
 
     # QoS reports against tshark's stream table
     owners = stream_calls(frames, calls)
@@ -297,7 +307,7 @@ def check(packets, stats, capture, want_stats, reason=None):
         key = (p["src"], p["sport"], p["dst"], p["dport"], p["sec"], p["usec"])
         sent.setdefault(key, []).append(p)
     decoded = skipped = 0
-    ann = announcements(frames)
+    ann = announcements(frames, calls)
     for f in (f for f in frames if f["parts"]):
         sec, _, frac = f["time"].partition(".")
         key = (f["src"], f["sport"], f["dst"], f["dport"], int(sec), int((frac + "000000")[:6]))
