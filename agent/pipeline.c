@@ -237,6 +237,14 @@ static void pipeline_media_sip(pipeline_t *p, const uint8_t *data, size_t len, c
     media_sip(p->media, data, len, &learn, ts_sec, ts_usec);
 }
 
+void pipeline_rule_matched(pipeline_t *p, const rule_t *rule)
+{
+    const rules_t *rules = &p->cfg->rules;
+    /* a rule of another config (a relay between reloads) is not ours to count */
+    if (p->rule_matched && rule >= rules->items && rule < rules->items + rules->count)
+        p->rule_matched[rule - rules->items]++;
+}
+
 void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, const uint8_t *data,
                       size_t len, const sip_msg_t *sip, uint64_t ts_sec, uint32_t ts_usec)
 {
@@ -261,7 +269,7 @@ void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, co
         p->stats->rules_unmatched++;
         return;
     }
-    if (p->rule_matched) p->rule_matched[rule - cfg->rules.items]++;
+    pipeline_rule_matched(p, rule);
     if (rule->action == RULE_DROP) {
         p->stats->rules_dropped++;
         return;

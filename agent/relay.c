@@ -108,6 +108,7 @@ void relay_packet(void *ctx, const input_t *in, const hepin_packet_t *p)
         r->st.unmatched++;
         return;
     }
+    if (r->console) pipeline_rule_matched(r->console, rule);
     if (rule->action == RULE_DROP) {
         r->st.dropped++;
         return;

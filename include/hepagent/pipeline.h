@@ -58,6 +58,10 @@ void pipeline_free(pipeline_t *p);
 void pipeline_frame(pipeline_t *p, const struct pcap_pkthdr *hdr, const uint8_t *data, int linktype,
                     uint32_t source_id);
 
+/* Counts a match of rule (rule.matched): captured messages here, relayed
+ * packets by the relay. */
+void pipeline_rule_matched(pipeline_t *p, const rule_t *rule);
+
 /* One whole SIP message found in pkt's flow, first byte captured at ts. */
 void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, const uint8_t *data,
                       size_t len, const sip_msg_t *sip, uint64_t ts_sec, uint32_t ts_usec);

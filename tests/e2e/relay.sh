@@ -126,6 +126,9 @@ $CHECK sngrep "$WORK/sngrep.pcap" "$WORK/sink.jsonl" || fail "sngrep -L: see abo
 r2_sent=$(stat "$WORK/r2.stats" relay.sent)
 loops=$(stat "$WORK/r1.stats" relay.loops)
 [ "$r2_sent" = "$n_sink" ] || fail "R2 relayed $r2_sent packets, R1 sent $n_sink"
+# relayed packets count in their rule, as captured messages do
+r2_matched=$(stat "$WORK/r2.stats" 'rule[all].matched')
+[ "$r2_matched" = "$r2_sent" ] || fail "R2's rule counted $r2_matched matches, it relayed $r2_sent"
 [ "$loops" = "$n_sink" ] || fail "R1 dropped $loops packets as loops, R2 sent it $n_sink"
 [ "$(stat "$WORK/r1.stats" 'input[agents-tcp].closed_slow')" -ge 1 ] ||
     fail "the slow loris was not counted"
