@@ -73,6 +73,22 @@ class Dialog(g.Call):
                               b"<sip:bob@example.com>;tag=" + self.to_tag.encode() + b"\r\n", 1)
         return out
 
+    def from_callee(self, msg):
+        """A request the callee sends in the dialog (or the caller's response
+        to it): the callee's tag in From, the caller's in To, the request
+        addressed to the caller."""
+        head, sep, body = msg.partition(b"\r\n\r\n")
+        lines = []
+        for line in head.split(b"\r\n"):
+            if line.startswith(b"From:"):
+                line = b"From: <sip:bob@example.com>;tag=" + self.to_tag.encode()
+            elif line.startswith(b"To:"):
+                line = b'To: "Alice" <sip:alice@example.com>;tag=' + self.from_tag.encode()
+            elif line.startswith(b"INVITE sip:bob@") or line.startswith(b"ACK sip:bob@"):
+                line = line.replace(b" sip:bob@", b" sip:alice@", 1)
+            lines.append(line)
+        return b"\r\n".join(lines) + sep + body
+
 
 # ---- the capture -----------------------------------------------------------
 
@@ -514,11 +530,11 @@ def reinvite_move():
         t_move = sa.plan[50]["t"] - 5000
         moved = (BOB, 3500)
         m.sip(t_move, call, call.callee, call.caller,
-              call.request("INVITE", sdp(BOB, 2100, audio(3500))).replace(
-                  b"INVITE sip:bob@", b"INVITE sip:alice@"))
+              call.from_callee(call.request("INVITE", sdp(BOB, 2100, audio(3500)))))
         m.sip(t_move + 20000, call, call.caller, call.callee,
-              call.response("INVITE", 200, "OK", sdp(ALICE, 1100, audio(49170))))
-        m.sip(t_move + 21000, call, call.callee, call.caller, call.request("ACK"))
+              call.from_callee(call.response("INVITE", 200, "OK", sdp(ALICE, 1100, audio(49170)))))
+        m.sip(t_move + 21000, call, call.callee, call.caller,
+              call.from_callee(call.request("ACK")))
         for p in sa.plan[52:]:
             p["dst"] = moved
         for p in sb.plan[52:]:
