@@ -443,7 +443,8 @@ static void metrics_notify(void *cls, struct MHD_Connection *conn, void **socket
     }
 }
 
-static void metrics_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void metrics_log(void *cls, const char *fmt,
+                                                              va_list ap)
 {
     (void)cls;
     char line[256];
