@@ -34,6 +34,12 @@ const cli_option_t cli_options[] = {
     {"capture-id", CLI_CAPTURE_ID, required_argument, "N", NULL,
      "HEP capture agent id (0-4294967295)"},
     {"node-name", CLI_NODE_NAME, required_argument, "NAME", NULL, "HEP capture node name"},
+    {"tls-keylog", CLI_TLS_KEYLOG, required_argument, "FILE", NULL,
+     "decrypt SIP over TLS with the secrets of this key log (NSS format, `SSLKEYLOGFILE`); "
+     "read at start and followed as it grows; repeatable"},
+    {"tls-keylog-listen", CLI_TLS_KEYLOG_LISTEN, required_argument, "URL", NULL,
+     "take key log lines as UDP datagrams on `udp://HOST:PORT`, as Kamailio's `keylog_peer` "
+     "sends them"},
     {"check", 't', no_argument, NULL, NULL,
      "validate the configuration (including BPF syntax and TLS files) and exit: 0 valid, 2 "
      "invalid"},

@@ -70,7 +70,8 @@ static int cfg_rule_transport(cfg_ctx_t *ctx, json_object *v, void *base)
     unsigned bit;
     if (!json_object_is_type(v, json_type_string) ||
         rules_parse_transport(json_object_get_string(v), &bit) != HA_OK)
-        return cfg_fail(ctx, "%s is not one of \"udp\", \"tcp\", \"sctp\", \"ws\"",
+        return cfg_fail(ctx,
+                        "%s is not one of \"udp\", \"tcp\", \"sctp\", \"ws\", \"tls\", \"wss\"",
                         json_object_to_json_string(v));
     rule->transports |= bit;
     return HA_OK;
@@ -333,6 +334,33 @@ static void cfg_input_allow_release(void *base)
     in->allow_count = 0;
 }
 
+static int cfg_keylog_file(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    tls_decrypt_options_t *t = &((config_t *)base)->tls_decrypt;
+    if (!json_object_is_type(v, json_type_string) || !json_object_get_string(v)[0])
+        return cfg_fail(ctx, "must be a file name, not %s", json_object_to_json_string(v));
+    return (t->keylog_files[t->keylog_file_count++] = strdup(json_object_get_string(v)))
+               ? HA_OK
+               : HA_ENOMEM;
+}
+
+static int cfg_keylog_files(cfg_ctx_t *ctx, json_object *v, void *base)
+{
+    tls_decrypt_options_t *t = &((config_t *)base)->tls_decrypt;
+    if (json_object_is_type(v, json_type_array) &&
+        !(t->keylog_files = calloc(json_object_array_length(v) + 1, sizeof(char *))))
+        return HA_ENOMEM;
+    return cfg_each(ctx, v, NULL, base, cfg_keylog_file);
+}
+
+static void cfg_keylog_files_release(void *base)
+{
+    tls_decrypt_options_t *t = &((config_t *)base)->tls_decrypt;
+    cfg_free_strings(t->keylog_files, t->keylog_file_count);
+    t->keylog_files = NULL;
+    t->keylog_file_count = 0;
+}
+
 /* ---- checks across keys --------------------------------------------- */
 
 static int cfg_check_source(cfg_ctx_t *ctx, void *base)
@@ -458,6 +486,17 @@ static int cfg_check_delivery(cfg_ctx_t *ctx, void *base)
     if (d->reconnect_min_ms > d->reconnect_max_ms)
         return cfg_fail(ctx, "reconnect_min_ms (%u) is above reconnect_max_ms (%u)",
                         d->reconnect_min_ms, d->reconnect_max_ms);
+    return HA_OK;
+}
+
+static int cfg_check_tls_decrypt(cfg_ctx_t *ctx, void *base)
+{
+    const tls_decrypt_options_t *t = &((const config_t *)base)->tls_decrypt;
+    char why[HA_ERRLEN];
+    if (t->keylog_listen && keylog_check_url(t->keylog_listen, why, sizeof(why)) != HA_OK) {
+        cfg_push_key(ctx, "keylog_listen");
+        return cfg_fail(ctx, "%s", why);
+    }
     return HA_OK;
 }
 
@@ -749,9 +788,10 @@ static const cfg_key_t rule_keys[] = {
      .def = RULE_TRANSPORT_ALL,
      .parse = cfg_rule_transports,
      .if_empty = "must not be empty (leave the key out to match everything)",
-     .doc_type = "list of `udp` `tcp` `sctp` `ws`",
+     .doc_type = "list of `udp` `tcp` `sctp` `ws` `tls` `wss`",
      .doc_default = "all",
-     .help = "`ws` is SIP over WebSocket"},
+     .help = "`ws` is SIP over WebSocket; `tls` and `wss` are SIP over TLS and secure "
+             "WebSocket, decrypted (`tls_decrypt`)"},
     {.name = "methods",
      .type = CFG_CUSTOM,
      .parse = cfg_rule_methods,
@@ -1043,6 +1083,48 @@ static const cfg_key_t media_keys[] = {
 };
 static const cfg_section_t media_section = {media_keys, HA_ARRAY_LEN(media_keys), 0, NULL};
 
+static const cfg_key_t tls_decrypt_keys[] = {
+    {.name = "keylog_files",
+     .type = CFG_CUSTOM,
+     .parse = cfg_keylog_files,
+     .release = cfg_keylog_files_release,
+     .if_empty = "must not be empty (leave the key out to read no key log file)",
+     .doc_type = "list of paths",
+     .doc_default = "none",
+     .help = "NSS key logs (`SSLKEYLOGFILE` format) read at start and followed as they grow "
+             "(rotation and truncation too); `--tls-keylog` replaces this list"},
+    {.name = "keylog_listen",
+     .type = CFG_STRING,
+     FIELD(config_t, tls_decrypt.keylog_listen),
+     .max = 1024,
+     .doc_default = "none",
+     .help = "`udp://HOST:PORT` where key log lines come as datagrams (Kamailio's "
+             "`keylog_peer`); keep it on loopback or a trusted network"},
+    {.name = "max_sessions",
+     .type = CFG_UINT,
+     FIELD(config_t, tls_decrypt.max_sessions),
+     .min = 1,
+     .max = 10000000,
+     .def = TLS_DECRYPT_DEFAULT_MAX_SESSIONS,
+     .help = "sessions whose secrets are held; the oldest go first (a session's secrets are "
+             "wiped when its connection ends)"},
+    {.name = "pending_kb",
+     .type = CFG_UINT,
+     FIELD(config_t, tls_decrypt.pending_kb),
+     .max = 4194304,
+     .def = TLS_DECRYPT_DEFAULT_PENDING_KB,
+     .help = "TLS records of all sessions waiting for their key, KiB"},
+    {.name = "pending_ms",
+     .type = CFG_UINT,
+     FIELD(config_t, tls_decrypt.pending_ms),
+     .max = 600000,
+     .def = TLS_DECRYPT_DEFAULT_PENDING_MS,
+     .help = "how long records may wait for their key (capture time); then they are counted "
+             "as without key"},
+};
+static const cfg_section_t tls_decrypt_section = {tls_decrypt_keys, HA_ARRAY_LEN(tls_decrypt_keys),
+                                                  0, cfg_check_tls_decrypt};
+
 static const cfg_section_t agent_section = {agent_keys, HA_ARRAY_LEN(agent_keys), 0, NULL};
 
 static const cfg_key_t input_tls_keys[] = {
@@ -1214,6 +1296,11 @@ static const cfg_key_t document_keys[] = {
      .type = CFG_OBJECT,
      .section = &media_section,
      .help = "RTCP and RTP quality of the calls the sent SIP announced (both off: SIP only)"},
+    {.name = "tls_decrypt",
+     .type = CFG_OBJECT,
+     .section = &tls_decrypt_section,
+     .help = "SIP over TLS decrypted with the sessions' secrets from key logs; on when a key "
+             "log file or listener is given; taken at start"},
 };
 
 const cfg_section_t config_schema = {document_keys, HA_ARRAY_LEN(document_keys), sizeof(config_t),

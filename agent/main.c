@@ -6,6 +6,7 @@
 #include "hepagent/config_schema.h"
 #include "hepagent/dedup.h"
 #include "hepagent/input.h"
+#include "hepagent/keylog.h"
 #include "hepagent/log.h"
 #include "hepagent/metrics.h"
 #include "hepagent/pcapout.h"
@@ -86,6 +87,9 @@ typedef struct app {
     relay_t *relay;
     dedup_t *dedup;
     redact_stats_t redact_stats;
+    /* TLS decryption: tls_decrypt, and what --tls-keylog(-listen) replace */
+    tls_decrypt_options_t tls_cli;
+    keylog_t *keys;
 } app_t;
 
 /* ---- command line ------------------------------------------------------ */
@@ -256,6 +260,23 @@ static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
         case CLI_SYSLOG:
             app->use_syslog = 1;
             break;
+        case CLI_TLS_KEYLOG: {
+            tls_decrypt_options_t *t = &app->tls_cli;
+            char **grown = realloc(t->keylog_files, (t->keylog_file_count + 1) * sizeof(char *));
+            if (!grown) return EXIT_RUNTIME;
+            t->keylog_files = grown;
+            t->keylog_files[t->keylog_file_count++] = optarg;
+            break;
+        }
+        case CLI_TLS_KEYLOG_LISTEN: {
+            char why[HA_ERRLEN];
+            if (keylog_check_url(optarg, why, sizeof(why)) != HA_OK) {
+                fprintf(stderr, "hepagent: --tls-keylog-listen: %s\n", why);
+                return EXIT_USAGE;
+            }
+            app->tls_cli.keylog_listen = optarg;
+            break;
+        }
         case 'V':
             printf("hepagent %s\n", HEPAGENT_VERSION);
             exit(EXIT_OK);
@@ -330,6 +351,7 @@ static void visit_all_stats(app_t *app, const stats_visitor_t *v)
 {
     stats_visit(&app->stats, v);
     if (app->pipeline.tcp) pipeline_visit_stats(&app->pipeline, v);
+    if (app->keys) keylog_visit_stats(app->keys, v);
     for (size_t i = 0; i < app->source_count; i++)
         if (app->sources[i]) capture_visit_stats(app->sources[i], v);
     if (app->sender) sender_visit_stats(app->sender, v);
@@ -621,12 +643,31 @@ static int has_file_source(const config_t *cfg)
     return 0;
 }
 
+/* tls_decrypt as the config has it, with what the command line replaces. */
+static tls_decrypt_options_t tls_options(const app_t *app)
+{
+    tls_decrypt_options_t o = app->cfg->tls_decrypt;
+    if (app->tls_cli.keylog_file_count) {
+        o.keylog_files = app->tls_cli.keylog_files;
+        o.keylog_file_count = app->tls_cli.keylog_file_count;
+    }
+    if (app->tls_cli.keylog_listen) o.keylog_listen = app->tls_cli.keylog_listen;
+    return o;
+}
+
 static int check_config(const app_t *app)
 {
     char err[HA_ERRLEN];
     const config_t *cfg = app->cfg;
     int rc = check_filters(app);
     if (rc != EXIT_OK) return rc;
+    tls_decrypt_options_t tls = tls_options(app);
+    for (size_t i = 0; i < tls.keylog_file_count; i++) {
+        if (keylog_check_file(tls.keylog_files[i], err, sizeof(err)) != HA_OK) {
+            fprintf(stderr, "hepagent: config: tls_decrypt: %s\n", err);
+            return EXIT_USAGE;
+        }
+    }
     if (sender_check(cfg, err, sizeof(err)) != HA_OK) {
         fprintf(stderr, "hepagent: config: %s\n", err);
         return EXIT_USAGE;
@@ -821,6 +862,43 @@ static void media_tick_cb(uv_timer_t *t)
     pipeline_tick(&app->pipeline, (uint64_t)now.tv_sec, (uint32_t)now.tv_usec);
 }
 
+/* Whether some rule sends decrypted messages. */
+static int rules_send_tls(const rules_t *rules)
+{
+    for (size_t i = 0; i < rules->count; i++)
+        if (rules->items[i].action == RULE_SEND &&
+            (rules->items[i].transports & (RULE_TRANSPORT_TLS | RULE_TRANSPORT_WSS)))
+            return 1;
+    return 0;
+}
+
+/* TLS decryption: the key log store, its sources, the pipeline's TLS layer. */
+static int open_tls(app_t *app)
+{
+    char err[HA_ERRLEN * 2];
+    tls_decrypt_options_t opts = tls_options(app), *o = &opts; /* taken at start */
+    if (!o->keylog_file_count && !o->keylog_listen) return EXIT_OK;
+    app->keys = keylog_new(o->max_sessions);
+    if (!app->keys || pipeline_enable_tls(&app->pipeline, o, app->keys) != HA_OK) {
+        log_fatal("out of memory");
+        return EXIT_RUNTIME;
+    }
+    for (size_t i = 0; i < o->keylog_file_count; i++) {
+        if (keylog_follow(app->keys, app->loop, o->keylog_files[i], err, sizeof(err)) != HA_OK) {
+            log_fatal("%s", err);
+            return EXIT_USAGE; /* what -t refuses */
+        }
+    }
+    if (o->keylog_listen &&
+        keylog_listen(app->keys, app->loop, o->keylog_listen, err, sizeof(err)) != HA_OK) {
+        log_fatal("%s", err);
+        return EXIT_RUNTIME;
+    }
+    if (!rules_send_tls(&app->cfg->rules))
+        log_warn("TLS is decrypted, but no rule sends transport \"tls\" or \"wss\"");
+    return EXIT_OK;
+}
+
 static void on_count_reached(void *ctx)
 {
     begin_shutdown(ctx, "--count reached");
@@ -904,6 +982,8 @@ static void cleanup(app_t *app)
     }
     close_console(app);
     pipeline_free(&app->pipeline);
+    keylog_free(app->keys); /* after the pipeline, whose sessions wipe their secrets */
+    free(app->tls_cli.keylog_files);
     config_free(app->cfg);
     free(app->relay);
     dedup_free(app->dedup);
@@ -1000,6 +1080,7 @@ int main(int argc, char **argv)
     app.pipeline.redact_stats = &app.redact_stats;
     app.pipeline.dedup = app.dedup;
     rc = open_console(&app);
+    if (rc == EXIT_OK) rc = open_tls(&app);
     if (rc != EXIT_OK) goto out;
     uv_timer_init(app.loop, &app.drain_timer);
     app.drain_timer.data = &app;
@@ -1014,7 +1095,7 @@ int main(int argc, char **argv)
         uv_signal_start(&app.signals[i], on_signal, signums[i]);
     }
     start_sources(&app);
-    if (app.pipeline.media && app.live_running && !app.files_left)
+    if ((app.pipeline.media || app.pipeline.tls) && app.live_running && !app.files_left)
         uv_timer_start(&app.media_timer, media_tick_cb, 1000, 1000);
     log_info("capturing on %zu sources, %zu rules, sending to %zu collectors (%s)",
              app.source_count, app.cfg->rules.count, app.cfg->collector_count, app.cfg->origin);

@@ -273,7 +273,16 @@ void frame_keeper_add(frame_keeper_t *k, const packet_t *pkt, const struct pcap_
     k->count++;
 }
 
-void frame_keeper_message(frame_keeper_t *k, const packet_t *pkt, uint64_t ts_sec, uint32_t ts_usec)
+/* Whether f goes from (src, sport) to (dst, dport); fragments carry no ports. */
+static int keeper_flow(const kept_frame_t *f, const uint8_t *src, uint16_t sport,
+                       const uint8_t *dst, uint16_t dport)
+{
+    if (memcmp(f->src, src, 16) != 0 || memcmp(f->dst, dst, 16) != 0) return 0;
+    return f->fragment || (f->sport == sport && f->dport == dport);
+}
+
+static void keeper_write(frame_keeper_t *k, const packet_t *pkt, uint64_t ts_sec, uint32_t ts_usec,
+                         int both_ways)
 {
     uint64_t first = ts_sec * 1000000u + ts_usec;
     for (size_t i = 0; i < k->count; i++) {
@@ -281,11 +290,22 @@ void frame_keeper_message(frame_keeper_t *k, const packet_t *pkt, uint64_t ts_se
         uint64_t t = (uint64_t)f->hdr.ts.tv_sec * 1000000u + (uint64_t)f->hdr.ts.tv_usec;
         if (f->written || t < first || f->version != pkt->ip_version || f->proto != pkt->l4_proto)
             continue;
-        if (memcmp(f->src, pkt->src_addr, 16) != 0 || memcmp(f->dst, pkt->dst_addr, 16) != 0)
+        if (!keeper_flow(f, pkt->src_addr, pkt->src_port, pkt->dst_addr, pkt->dst_port) &&
+            !(both_ways &&
+              keeper_flow(f, pkt->dst_addr, pkt->dst_port, pkt->src_addr, pkt->src_port)))
             continue;
-        /* fragments carry no ports; the rest must be this flow's */
-        if (!f->fragment && (f->sport != pkt->src_port || f->dport != pkt->dst_port)) continue;
         f->written = 1;
         pcap_out_write(k->out, &f->hdr, f->data, f->linktype);
     }
+}
+
+void frame_keeper_message(frame_keeper_t *k, const packet_t *pkt, uint64_t ts_sec, uint32_t ts_usec)
+{
+    keeper_write(k, pkt, ts_sec, ts_usec, 0);
+}
+
+void frame_keeper_connection(frame_keeper_t *k, const packet_t *pkt, uint64_t ts_sec,
+                             uint32_t ts_usec)
+{
+    keeper_write(k, pkt, ts_sec, ts_usec, 1);
 }

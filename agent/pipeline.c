@@ -165,10 +165,27 @@ void pipeline_set_config(pipeline_t *p, const config_t *cfg)
     p->cfg = cfg;
 }
 
+static void pipeline_key_arrived(void *ctx, const uint8_t *random, keylog_kind_t kind)
+{
+    (void)kind;
+    pipeline_t *p = ctx;
+    if (p->tls) tlsdec_key_arrived(p->tls, random);
+}
+
+int pipeline_enable_tls(pipeline_t *p, const tls_decrypt_options_t *opts, keylog_t *keys)
+{
+    p->tls = tlsdec_new(opts, keys, &p->cfg->tcp, pipeline_tcp_emit, p);
+    if (!p->tls) return HA_ENOMEM;
+    tcpstream_set_tls(p->tcp, p->tls);
+    keylog_set_notify(keys, pipeline_key_arrived, p);
+    return HA_OK;
+}
+
 void pipeline_free(pipeline_t *p)
 {
     ipfrag_free(p->ipfrag);
-    tcpstream_free(p->tcp);
+    tcpstream_free(p->tcp); /* closes its TLS streams first */
+    tlsdec_free(p->tls);
     sctp_free(p->sctp);
     free(p->rule_matched);
     p->rule_matched = NULL;
@@ -176,6 +193,7 @@ void pipeline_free(pipeline_t *p)
     p->media = NULL;
     p->ipfrag = NULL;
     p->tcp = NULL;
+    p->tls = NULL;
     p->sctp = NULL;
 }
 
@@ -203,6 +221,9 @@ int pipeline_console(pipeline_t *p, const packet_t *pkt, unsigned transport, con
                             .data = data,
                             .len = len};
         msgframe_write(p->synth, &m);
+    } else if (p->keeper && own_frames && (transport & (RULE_TRANSPORT_TLS | RULE_TRANSPORT_WSS))) {
+        /* the connection from its handshake on, so the file decrypts again */
+        frame_keeper_connection(p->keeper, pkt, pkt->ts_sec, pkt->ts_usec);
     } else if (p->keeper && own_frames) {
         frame_keeper_message(p->keeper, pkt, ts_sec, ts_usec);
     }
@@ -396,27 +417,33 @@ void pipeline_frame(pipeline_t *p, const struct pcap_pkthdr *hdr, const uint8_t 
 void pipeline_tick(pipeline_t *p, uint64_t ts_sec, uint32_t ts_usec)
 {
     if (p->media) media_tick(p->media, ts_sec, ts_usec);
+    if (p->tls) tlsdec_tick(p->tls, ts_sec * 1000 + ts_usec / 1000);
 }
 
 void pipeline_finish(pipeline_t *p)
 {
     if (p->media) media_finish(p->media);
+    if (p->tls) tlsdec_end(p->tls); /* TLS records still waiting for a key get none now */
 }
 
 void pipeline_visit_stats(const pipeline_t *p, const stats_visitor_t *v)
 {
     const ipfrag_stats_t *f = ipfrag_stats(p->ipfrag);
     const tcpstream_stats_t *t = tcpstream_stats(p->tcp);
+    const tcpframe_stats_t *tf = tcpstream_frame_stats(p->tcp);
     const sctp_stats_t *s = sctp_stats(p->sctp);
 #define VISIT(group, st, name, help)                                                               \
     stats_emit(v, group "." #name, NULL, NULL, STATS_COUNTER, st->name, help);
 #define VISIT_IPFRAG(name, help) VISIT("ipfrag", f, name, help)
 #define VISIT_TCP(name, help) VISIT("tcp", t, name, help)
+#define VISIT_TCP_FRAME(name, help) VISIT("tcp", tf, name, help)
 #define VISIT_SCTP(name, help) VISIT("sctp", s, name, help)
     IPFRAG_COUNTERS(VISIT_IPFRAG)
     TCPSTREAM_COUNTERS(VISIT_TCP)
+    TCPFRAME_COUNTERS(VISIT_TCP_FRAME)
     SCTP_COUNTERS(VISIT_SCTP)
 #undef VISIT_SCTP
+#undef VISIT_TCP_FRAME
 #undef VISIT_TCP
 #undef VISIT_IPFRAG
 #undef VISIT
@@ -431,10 +458,11 @@ void pipeline_visit_stats(const pipeline_t *p, const stats_visitor_t *v)
     for (size_t i = 0; p->rule_matched && i < p->cfg->rules.count; i++)
         stats_emit(v, "rule.matched", "rule", p->cfg->rules.items[i].name, STATS_COUNTER,
                    p->rule_matched[i], "SIP messages this rule matched (sent or dropped)");
+    if (p->tls) tlsdec_visit_stats(p->tls, v);
 }
 
 size_t pipeline_memory(const pipeline_t *p)
 {
     return ipfrag_memory(p->ipfrag) + tcpstream_memory(p->tcp) + sctp_memory(p->sctp) +
-           (p->media ? media_memory(p->media) : 0);
+           (p->media ? media_memory(p->media) : 0) + (p->tls ? tlsdec_memory(p->tls) : 0);
 }

@@ -142,7 +142,7 @@ int rules_parse_port_range(const char *text, rule_port_range_t *out)
     return HA_OK;
 }
 
-static const char *const rules_transport_names[] = {"udp", "tcp", "sctp", "ws"};
+static const char *const rules_transport_names[] = {"udp", "tcp", "sctp", "ws", "tls", "wss"};
 
 int rules_parse_transport(const char *text, unsigned *bit)
 {

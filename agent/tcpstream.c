@@ -1,30 +1,13 @@
-/* TCP reassembly and SIP/WebSocket framing; see tcpstream.h for the policy.
- * Segments that arrive in order and hold whole messages are framed straight
- * from the packet, without a copy; only a message's unfinished tail is kept
- * in the stream's buffer, with the capture time of each kept segment so a
- * message carries the time of its first byte. */
+/* TCP reassembly; see tcpstream.h for the policy. The in-order bytes of a
+ * direction go to its framer (tcpframe.c), or, once the framer recognised
+ * TLS and TLS decryption is on, to the TLS layer (tlsdecrypt.c), which
+ * frames the plaintext alike. */
 #include "hepagent/tcpstream.h"
 #include "hepagent/lru.h"
-#include "hepagent/rules.h"
+#include "hepagent/tlsdecrypt.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-enum {
-    MODE_START,  /* first bytes of a stream: SIP, WebSocket upgrade, TLS or other */
-    MODE_SIP,    /* SIP messages framed by Content-Length */
-    MODE_WS,     /* WebSocket frames after an HTTP upgrade */
-    MODE_TLS,    /* encrypted: ignored */
-    MODE_IGNORE, /* not SIP: ignored */
-    MODE_CLOSED, /* FIN or RST seen: kept to recognise retransmissions */
-};
-
-enum {
-    MAX_MARKS = 32,
-    HTTP_HEADER_MAX = 16384, /* an upgrade request or response larger than this is not one */
-    WS_PROBE_BYTES = 512,    /* of a frame's payload, searched for a SIP start line */
-};
 
 #define OLDEST(t) LRU_ENTRY((t)->lru.head, stream_t, lru)
 
@@ -37,67 +20,44 @@ typedef struct seg {
     uint8_t data[];
 } seg_t;
 
-typedef struct {
-    size_t off; /* offset in the stream buffer where this segment's bytes start */
-    uint64_t sec;
-    uint32_t usec;
-} mark_t;
-
 typedef struct stream {
     struct stream *hash_next;
     lru_node_t lru;
     uint32_t bucket;
     flow_key_t key;
     uint64_t last_ms;
-    uint8_t mode;
-    uint8_t resync;   /* looking for the next SIP start line */
+    uint8_t closed;   /* FIN or RST seen: kept to recognise retransmissions */
     uint8_t seen_syn; /* the stream's start was seen */
     uint32_t next_seq;
-    size_t skip; /* bytes still to discard (a message over the size limit) */
-    size_t need; /* bytes the message being framed needs, 0 if unknown */
-    uint8_t *buf;
-    size_t len, cap;
-    mark_t marks[MAX_MARKS];
-    unsigned nmarks;
     seg_t *ooo;
     size_t ooo_bytes;
-    /* WebSocket message being assembled from frames */
-    uint8_t *ws;
-    size_t ws_len, ws_cap;
-    uint8_t ws_in_msg;
-    uint64_t ws_sec;
-    uint32_t ws_usec;
+    tcpframe_t frame;
+    tlsdec_half_t *tls; /* a TLS direction being decrypted */
 } stream_t;
 
 struct tcpstream {
     tcpstream_options_t opts;
     tcpstream_stats_t stats;
-    tcpstream_emit_fn emit;
-    void *ctx;
+    tcpframe_owner_t frame; /* the framers' limits, counters, output and memory */
+    tlsdec_t *tls;          /* NULL: TLS streams are recognised and ignored */
     stream_t **buckets;
     uint32_t nbuckets;
     lru_list_t lru; /* head: least recently used */
     size_t count;
-    size_t memory;
+    size_t memory; /* streams and held segments; the framers count their own */
 };
 
-/* What the framer reads: the current segment or the stream buffer. */
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-    const mark_t *marks; /* NULL: every byte has the time (sec, usec) */
-    unsigned nmarks;
-    uint64_t sec;
-    uint32_t usec;
-} view_t;
+static int stream_reserve_frame(tcpframe_owner_t *owner, tcpframe_t *keep, size_t extra);
 
 tcpstream_t *tcpstream_new(const tcpstream_options_t *opts, tcpstream_emit_fn emit, void *ctx)
 {
     tcpstream_t *t = calloc(1, sizeof(*t));
     if (!t) return NULL;
     t->opts = *opts;
-    t->emit = emit;
-    t->ctx = ctx;
+    t->frame.max_message = opts->max_stream_bytes;
+    t->frame.emit = emit;
+    t->frame.ctx = ctx;
+    t->frame.reserve = stream_reserve_frame;
     t->nbuckets = 1024;
     while (t->nbuckets < opts->max_streams / 2 && t->nbuckets < (1u << 20))
         t->nbuckets *= 2;
@@ -107,6 +67,11 @@ tcpstream_t *tcpstream_new(const tcpstream_options_t *opts, tcpstream_emit_fn em
         return NULL;
     }
     return t;
+}
+
+void tcpstream_set_tls(tcpstream_t *t, tlsdec_t *tls)
+{
+    t->tls = tls;
 }
 
 /* ---- table ------------------------------------------------------------ */
@@ -122,22 +87,15 @@ static void stream_clear(tcpstream_t *t, stream_t *s)
     }
     s->ooo = NULL;
     s->ooo_bytes = 0;
-    t->memory -= s->cap + s->ws_cap;
-    free(s->buf);
-    free(s->ws);
-    s->buf = s->ws = NULL;
-    s->len = s->cap = s->ws_len = s->ws_cap = 0;
-    s->nmarks = 0;
-    s->need = s->skip = 0;
-    s->ws_in_msg = 0;
+    tcpframe_clear(&t->frame, &s->frame);
+    if (s->tls) tlsdec_close(t->tls, s->tls);
+    s->tls = NULL;
 }
 
 /* Data that will never be framed: the message in progress is lost. */
 static int stream_mid_message(const stream_t *s)
 {
-    for (size_t i = 0; i < s->len; i++)
-        if (s->buf[i] != '\r' && s->buf[i] != '\n') return 1;
-    return s->ws_in_msg || s->ooo != NULL;
+    return tcpframe_mid_message(&s->frame) || s->ooo != NULL;
 }
 
 static void stream_destroy(tcpstream_t *t, stream_t *s)
@@ -147,7 +105,7 @@ static void stream_destroy(tcpstream_t *t, stream_t *s)
         slot = &(*slot)->hash_next;
     if (*slot) *slot = s->hash_next;
     lru_unlink(&t->lru, &s->lru);
-    if (s->mode != MODE_CLOSED && stream_mid_message(s)) t->stats.incomplete_at_close++;
+    if (!s->closed && stream_mid_message(s)) t->frame.stats.incomplete_at_close++;
     stream_clear(t, s);
     t->memory -= sizeof(*s);
     t->count--;
@@ -193,7 +151,7 @@ static stream_t *stream_create(tcpstream_t *t, const packet_t *pkt, uint32_t buc
  * least recently used first. Returns 0 when it cannot. */
 static int stream_reserve_memory(tcpstream_t *t, stream_t *keep, size_t extra)
 {
-    while (t->memory + extra > t->opts.memcap) {
+    while (t->memory + t->frame.memory + extra > t->opts.memcap) {
         stream_t *victim = OLDEST(t);
         if (victim == keep) victim = LRU_ENTRY(victim->lru.next, stream_t, lru);
         if (!victim) return 0;
@@ -203,422 +161,32 @@ static int stream_reserve_memory(tcpstream_t *t, stream_t *keep, size_t extra)
     return 1;
 }
 
-/* ---- buffers ---------------------------------------------------------- */
-
-static int buffer_grow(tcpstream_t *t, stream_t *s, uint8_t **buf, size_t *cap, size_t want)
+static int stream_reserve_frame(tcpframe_owner_t *owner, tcpframe_t *keep, size_t extra)
 {
-    if (want <= *cap) return 1;
-    size_t next = *cap ? *cap : 512;
-    while (next < want)
-        next *= 2;
-    if (!stream_reserve_memory(t, s, next - *cap)) return 0;
-    uint8_t *grown = realloc(*buf, next);
-    if (!grown) return 0;
-    t->memory += next - *cap;
-    *buf = grown;
-    *cap = next;
-    return 1;
+    tcpstream_t *t = (tcpstream_t *)(void *)((char *)owner - offsetof(tcpstream_t, frame));
+    stream_t *s = (stream_t *)(void *)((char *)keep - offsetof(stream_t, frame));
+    return stream_reserve_memory(t, s, extra);
 }
 
-static void stream_add_mark(stream_t *s, size_t off, uint64_t sec, uint32_t usec)
-{
-    if (s->nmarks == MAX_MARKS) {
-        /* keep the first (the current message's start); merge the second away */
-        memmove(&s->marks[1], &s->marks[2], sizeof(mark_t) * (MAX_MARKS - 2));
-        s->nmarks--;
-    }
-    s->marks[s->nmarks++] = (mark_t){off, sec, usec};
-}
-
-/* Keeps bytes in the stream buffer; on failure the stream resynchronises. */
-static int stream_keep(tcpstream_t *t, stream_t *s, const uint8_t *data, size_t len, uint64_t sec,
-                       uint32_t usec)
-{
-    if (s->len + len > (size_t)t->opts.max_stream_bytes + 65536 ||
-        !buffer_grow(t, s, &s->buf, &s->cap, s->len + len)) {
-        t->stats.message_too_big++;
-        s->len = 0;
-        s->nmarks = 0;
-        s->need = 0;
-        s->resync = 1;
-        t->stats.resyncs++;
-        return 0;
-    }
-    memcpy(s->buf + s->len, data, len);
-    stream_add_mark(s, s->len, sec, usec);
-    s->len += len;
-    return 1;
-}
-
-/* Drops the first `used` bytes of the buffer and rebases the marks. */
-static void stream_consume(tcpstream_t *t, stream_t *s, size_t used)
-{
-    if (used == 0) return;
-    memmove(s->buf, s->buf + used, s->len - used);
-    s->len -= used;
-    unsigned k = 0;
-    for (unsigned i = 0; i < s->nmarks; i++) {
-        size_t end = i + 1 < s->nmarks ? s->marks[i + 1].off : SIZE_MAX;
-        if (end <= used) continue; /* entirely consumed */
-        mark_t m = s->marks[i];
-        m.off = m.off > used ? m.off - used : 0;
-        s->marks[k++] = m;
-    }
-    s->nmarks = s->len ? k : 0;
-    /* give large buffers back once they are empty */
-    if (s->len == 0 && s->cap > 16384) {
-        t->memory -= s->cap;
-        free(s->buf);
-        s->buf = NULL;
-        s->cap = 0;
-    }
-}
-
-static void view_time(const view_t *v, size_t off, uint64_t *sec, uint32_t *usec)
-{
-    *sec = v->sec;
-    *usec = v->usec;
-    if (!v->marks) return;
-    for (unsigned i = 0; i < v->nmarks && v->marks[i].off <= off; i++) {
-        *sec = v->marks[i].sec;
-        *usec = v->marks[i].usec;
-    }
-}
-
-/* ---- framing ---------------------------------------------------------- */
-
-/* Offset just past the end of the line containing off (or n). */
-static size_t next_line(const view_t *v, size_t off)
-{
-    const uint8_t *nl = memchr(v->p + off, '\n', v->n - off);
-    return nl ? (size_t)(nl - v->p) + 1 : v->n;
-}
-
-static void stream_desync(tcpstream_t *t, stream_t *s)
-{
-    s->resync = 1;
-    s->need = 0;
-    t->stats.resyncs++;
-}
-
-/* Whether p starts a WebSocket text or binary frame whose payload, unmasked,
- * starts with a SIP start line. That is how SIP over WebSocket is recognised
- * without its HTTP upgrade: a stream seen from the middle (hepagent started
- * while WebRTC clients stay connected for hours), or after a hole. */
-static int ws_frame_starts_sip(const uint8_t *p, size_t avail)
-{
-    if (avail < 2 || (p[0] & 0x70) != 0) return 0;
-    int opcode = p[0] & 0x0f;
-    if (opcode != 1 && opcode != 2) return 0;
-    uint64_t len = p[1] & 0x7f;
-    size_t header = 2 + (len == 126 ? 2 : len == 127 ? 8 : 0) + ((p[1] & 0x80) ? 4 : 0);
-    if (avail <= header) return 0;
-    if (len == 126)
-        len = be16(p + 2);
-    else if (len == 127)
-        len = ((uint64_t)be32(p + 2) << 32) | be32(p + 6);
-    const uint8_t *mask = (p[1] & 0x80) ? p + header - 4 : NULL;
-    size_t n = HA_MIN(avail - header, (size_t)WS_PROBE_BYTES);
-    if (len < n) n = (size_t)len;
-    uint8_t start[WS_PROBE_BYTES];
-    for (size_t i = 0; i < n; i++)
-        start[i] = mask ? p[header + i] ^ mask[i & 3] : p[header + i];
-    return sip_probe_start_line(start, n) == SIP_OK;
-}
-
-/* Resync: find a line start where a SIP start line begins (or may begin, if
- * the data ends first), or a WebSocket frame carrying SIP right here (where a
- * segment starts). Returns the new offset; sets *wait when the data ran out
- * in the middle of a candidate line. */
-static size_t frame_resync(tcpstream_t *t, stream_t *s, const view_t *v, size_t o, int *wait)
-{
-    size_t start = o;
-    if (ws_frame_starts_sip(v->p + o, v->n - o)) {
-        t->stats.ws_resyncs++;
-        s->resync = 0;
-        s->mode = MODE_WS;
-        return o;
-    }
-    for (size_t pos = o; pos < v->n; pos = next_line(v, pos)) {
-        sip_result_t r = sip_probe_start_line(v->p + pos, v->n - pos);
-        if (r == SIP_NOT_SIP) continue;
-        t->stats.skipped_bytes += pos - start;
-        if (r == SIP_OK) {
-            s->resync = 0;
-            s->mode = MODE_SIP;
-        } else {
-            *wait = 1;
-        }
-        return pos;
-    }
-    t->stats.skipped_bytes += v->n - start;
-    return v->n;
-}
-
-static size_t skip_crlf(tcpstream_t *t, const view_t *v, size_t o)
-{
-    size_t start = o;
-    while (o < v->n && (v->p[o] == '\r' || v->p[o] == '\n'))
-        o++;
-    if (o > start && o < v->n) t->stats.keepalives++;
-    return o;
-}
-
-static size_t frame_sip(tcpstream_t *t, stream_t *s, const packet_t *pkt, const view_t *v, size_t o,
-                        int *wait)
-{
-    o = skip_crlf(t, v, o);
-    if (o == v->n) return o;
-    size_t avail = v->n - o;
-    if (s->need && avail < s->need) {
-        *wait = 1;
-        return o;
-    }
-    sip_msg_t sip;
-    sip_result_t r = sip_parse(v->p + o, avail, &sip);
-    if (r == SIP_NOT_SIP) {
-        stream_desync(t, s);
-        return next_line(v, o);
-    }
-    if (r == SIP_INCOMPLETE) {
-        if (avail >= SIP_MAX_HEADER_BYTES || avail >= t->opts.max_stream_bytes) {
-            t->stats.message_too_big++;
-            stream_desync(t, s);
-            return next_line(v, o);
-        }
-        *wait = 1;
-        return o;
-    }
-    if (sip.content_length == -2) {
-        t->stats.bad_content_length++;
-        stream_desync(t, s);
-        return next_line(v, o);
-    }
-    size_t total = sip.header_len + (size_t)(sip.content_length > 0 ? sip.content_length : 0);
-    if (total > t->opts.max_stream_bytes) {
-        /* discard exactly this message, then carry on framing */
-        t->stats.message_too_big++;
-        size_t now = HA_MIN(total, avail);
-        s->skip = total - now;
-        s->need = 0;
-        return o + now;
-    }
-    if (avail < total) {
-        s->need = total;
-        *wait = 1;
-        return o;
-    }
-    uint64_t sec;
-    uint32_t usec;
-    view_time(v, o, &sec, &usec);
-    s->need = 0;
-    t->stats.messages++;
-    t->emit(t->ctx, pkt, RULE_TRANSPORT_TCP, v->p + o, total, &sip, sec, usec);
-    return o + total;
-}
-
-/* Case-insensitive search for a header line "name: ...value..." in an HTTP
- * header block. */
-static int http_header_has(const uint8_t *p, size_t n, const char *name, const char *value)
-{
-    size_t name_len = strlen(name), value_len = strlen(value);
-    for (size_t pos = 0; pos < n;) {
-        const uint8_t *nl = memchr(p + pos, '\n', n - pos);
-        size_t end = nl ? (size_t)(nl - p) : n;
-        if (end - pos > name_len && strncasecmp((const char *)p + pos, name, name_len) == 0 &&
-            p[pos + name_len] == ':') {
-            for (size_t i = pos + name_len; i + value_len <= end; i++)
-                if (strncasecmp((const char *)p + i, value, value_len) == 0) return 1;
-        }
-        pos = end + 1;
-    }
-    return 0;
-}
-
-/* The first bytes of a stream: SIP, an HTTP upgrade to WebSocket, TLS, or
- * something else to ignore. */
-static size_t frame_start(tcpstream_t *t, stream_t *s, const view_t *v, size_t o, int *wait)
-{
-    o = skip_crlf(t, v, o);
-    if (o == v->n) return o;
-    const uint8_t *p = v->p + o;
-    size_t avail = v->n - o;
-    sip_result_t r = sip_probe_start_line(p, avail);
-    if (r == SIP_OK) {
-        s->mode = MODE_SIP;
-        return o;
-    }
-    if (p[0] == 0x16 && (avail < 2 || p[1] == 0x03)) {
-        t->stats.tls_streams++;
-        s->mode = MODE_TLS;
-        return v->n;
-    }
-    int request = avail >= 4 ? memcmp(p, "GET ", 4) == 0 : memcmp(p, "GET ", avail) == 0;
-    int response = avail >= 7 ? memcmp(p, "HTTP/1.", 7) == 0 : memcmp(p, "HTTP/1.", avail) == 0;
-    if (request || response) {
-        const uint8_t *end = memmem(p, avail, "\r\n\r\n", 4);
-        if (!end) {
-            if (avail < HTTP_HEADER_MAX) {
-                *wait = 1;
-                return o;
-            }
-        } else {
-            size_t header = (size_t)(end - p) + 4;
-            int upgrade = http_header_has(p, header, "Upgrade", "websocket") &&
-                          (request || (header > 12 && memcmp(p + 9, "101", 3) == 0));
-            if (upgrade) {
-                if (request) t->stats.ws_streams++;
-                s->mode = MODE_WS;
-                return o + header;
-            }
-        }
-    } else if (r == SIP_INCOMPLETE) {
-        *wait = 1;
-        return o;
-    }
-    if (!s->seen_syn) { /* seen from the middle: look for the next start line */
-        s->mode = MODE_SIP;
-        stream_desync(t, s);
-        return o;
-    }
-    t->stats.not_sip_streams++;
-    s->mode = MODE_IGNORE;
-    return v->n;
-}
-
-static void ws_message_done(tcpstream_t *t, stream_t *s, const packet_t *pkt)
-{
-    s->ws_in_msg = 0;
-    sip_msg_t sip;
-    sip_result_t r = sip_parse(s->ws, s->ws_len, &sip);
-    if (r == SIP_NOT_SIP || !sip_has_mandatory(&sip)) {
-        t->stats.ws_not_sip++;
-        return;
-    }
-    t->stats.ws_messages++;
-    t->emit(t->ctx, pkt, RULE_TRANSPORT_WS, s->ws, s->ws_len, &sip, s->ws_sec, s->ws_usec);
-}
-
-/* One WebSocket frame (RFC 6455 section 5.2). */
-static size_t frame_ws(tcpstream_t *t, stream_t *s, const packet_t *pkt, const view_t *v, size_t o,
-                       int *wait)
-{
-    const uint8_t *p = v->p + o;
-    size_t avail = v->n - o;
-    if (avail < 2) {
-        *wait = 1;
-        return o;
-    }
-    int fin = p[0] >> 7, opcode = p[0] & 0x0f, compressed = (p[0] & 0x40) != 0;
-    int masked = p[1] >> 7;
-    uint64_t len = p[1] & 0x7f;
-    size_t header = 2 + (len == 126 ? 2 : len == 127 ? 8 : 0) + (masked ? 4 : 0);
-    if (avail < header) {
-        *wait = 1;
-        return o;
-    }
-    if (len == 126)
-        len = be16(p + 2);
-    else if (len == 127)
-        len = ((uint64_t)be32(p + 2) << 32) | be32(p + 6);
-    if (len > t->opts.max_stream_bytes || (p[0] & 0x30) != 0) {
-        t->stats.ws_errors++;
-        s->mode = MODE_IGNORE;
-        return v->n;
-    }
-    if (avail < header + len) {
-        s->need = header + (size_t)len;
-        *wait = 1;
-        return o;
-    }
-    s->need = 0;
-    const uint8_t *mask = masked ? p + header - 4 : NULL;
-    const uint8_t *payload = p + header;
-    if (opcode >= 8) return o + header + (size_t)len; /* close, ping, pong */
-    if (opcode == 1 || opcode == 2) {
-        if (s->ws_in_msg) t->stats.ws_errors++; /* unfinished message replaced */
-        s->ws_in_msg = 1;
-        s->ws_len = 0;
-        view_time(v, o, &s->ws_sec, &s->ws_usec);
-    } else if (opcode != 0 || !s->ws_in_msg) {
-        t->stats.ws_errors++;
-        return o + header + (size_t)len;
-    }
-    if (compressed) { /* permessage-deflate: not decoded */
-        t->stats.ws_errors++;
-        s->ws_in_msg = 0;
-        return o + header + (size_t)len;
-    }
-    if (s->ws_len + len > t->opts.max_stream_bytes ||
-        !buffer_grow(t, s, &s->ws, &s->ws_cap, s->ws_len + (size_t)len)) {
-        t->stats.ws_errors++;
-        s->ws_in_msg = 0;
-        return o + header + (size_t)len;
-    }
-    for (size_t i = 0; i < len; i++)
-        s->ws[s->ws_len + i] = mask ? payload[i] ^ mask[i & 3] : payload[i];
-    s->ws_len += (size_t)len;
-    if (fin) ws_message_done(t, s, pkt);
-    return o + header + (size_t)len;
-}
-
-/* Frames as much of v as possible; returns the bytes consumed. */
-static size_t stream_frame(tcpstream_t *t, stream_t *s, const packet_t *pkt, const view_t *v)
-{
-    size_t o = 0;
-    int wait = 0;
-    while (o < v->n && !wait) {
-        if (s->skip) {
-            size_t d = HA_MIN(s->skip, v->n - o);
-            s->skip -= d;
-            o += d;
-            continue;
-        }
-        if (s->resync) {
-            o = frame_resync(t, s, v, o, &wait);
-            continue;
-        }
-        switch (s->mode) {
-        case MODE_START:
-            o = frame_start(t, s, v, o, &wait);
-            break;
-        case MODE_SIP:
-            o = frame_sip(t, s, pkt, v, o, &wait);
-            break;
-        case MODE_WS:
-            o = frame_ws(t, s, pkt, v, o, &wait);
-            break;
-        default:
-            return v->n;
-        }
-    }
-    return o;
-}
-
-/* In-order bytes of the stream. */
+/* In-order bytes of the stream: to the framer, or to the TLS layer once
+ * the framer has seen a TLS record start. */
 static void stream_deliver(tcpstream_t *t, stream_t *s, const packet_t *pkt, const uint8_t *data,
                            size_t len, uint64_t sec, uint32_t usec)
 {
     s->next_seq += (uint32_t)len;
-    if (s->mode == MODE_TLS || s->mode == MODE_IGNORE || s->mode == MODE_CLOSED) return;
-    if (s->len == 0) {
-        view_t v = {data, len, NULL, 0, sec, usec};
-        size_t used = stream_frame(t, s, pkt, &v);
-        if (used < len && s->mode != MODE_TLS && s->mode != MODE_IGNORE)
-            stream_keep(t, s, data + used, len - used, sec, usec);
+    if (s->closed) return;
+    if (s->tls) {
+        tlsdec_data(t->tls, s->tls, pkt, data, len, sec, usec);
         return;
     }
-    if (!stream_keep(t, s, data, len, sec, usec)) {
-        /* the message in progress was dropped: frame this segment alone */
-        view_t v = {data, len, NULL, 0, sec, usec};
-        size_t used = stream_frame(t, s, pkt, &v);
-        if (used < len) stream_keep(t, s, data + used, len - used, sec, usec);
+    size_t rest = tcpframe_data(&t->frame, &s->frame, pkt, data, len, sec, usec);
+    if (rest == 0 || !t->tls) return;
+    s->tls = tlsdec_open(t->tls, pkt);
+    if (!s->tls) {
+        tcpframe_ignore(&s->frame);
         return;
     }
-    view_t v = {s->buf, s->len, s->marks, s->nmarks, sec, usec};
-    size_t used = stream_frame(t, s, pkt, &v);
-    if (s->mode == MODE_TLS || s->mode == MODE_IGNORE) used = s->len;
-    stream_consume(t, s, used);
+    tlsdec_data(t->tls, s->tls, pkt, data + len - rest, rest, sec, usec);
 }
 
 /* Delivers the held segments that the stream has now reached. */
@@ -644,20 +212,11 @@ static void stream_drain_ooo(tcpstream_t *t, stream_t *s, const packet_t *pkt)
 static void stream_skip_hole(tcpstream_t *t, stream_t *s, const packet_t *pkt)
 {
     t->stats.gaps++;
-    if (stream_mid_message(s) && s->len) t->stats.incomplete_at_close++;
-    s->len = 0;
-    s->nmarks = 0;
-    s->need = 0;
-    s->skip = 0;
-    if (s->mode == MODE_WS) {
-        /* framing resumes at a segment that starts a frame carrying SIP */
-        s->ws_in_msg = 0;
-        s->mode = MODE_SIP;
-        stream_desync(t, s);
-    } else if (s->mode == MODE_SIP || s->mode == MODE_START) {
-        s->mode = MODE_SIP;
-        stream_desync(t, s);
-    }
+    if (s->frame.len && stream_mid_message(s)) t->frame.stats.incomplete_at_close++;
+    if (s->tls)
+        tlsdec_gap(t->tls, s->tls);
+    else
+        tcpframe_gap(&t->frame, &s->frame);
     if (s->ooo) s->next_seq = s->ooo->seq;
     stream_drain_ooo(t, s, pkt);
 }
@@ -724,7 +283,7 @@ static void stream_check_peer_ack(tcpstream_t *t, const packet_t *pkt)
     rev.payload_len = 0;
     uint32_t bucket;
     stream_t *r = stream_lookup(t, &rev, &bucket);
-    if (!r || !r->ooo || r->mode == MODE_CLOSED) return;
+    if (!r || !r->ooo || r->closed) return;
     if ((int32_t)(pkt->tcp_ack - r->next_seq) <= 0) return;
     stream_skip_hole(t, r, &rev);
 }
@@ -732,8 +291,8 @@ static void stream_check_peer_ack(tcpstream_t *t, const packet_t *pkt)
 static void stream_reset(tcpstream_t *t, stream_t *s, uint32_t next_seq, int syn)
 {
     stream_clear(t, s);
-    s->mode = MODE_START;
-    s->resync = 0;
+    tcpframe_init(&s->frame, syn);
+    s->closed = 0;
     s->seen_syn = (uint8_t)syn;
     s->next_seq = next_seq;
 }
@@ -764,16 +323,16 @@ void tcpstream_segment(tcpstream_t *t, const packet_t *pkt)
     } else {
         lru_touch(&t->lru, &s->lru);
         if (flags & TCP_FLAG_SYN) {
-            if (!(s->seen_syn && s->next_seq == seq + 1 && s->mode != MODE_CLOSED))
+            if (!(s->seen_syn && s->next_seq == seq + 1 && !s->closed))
                 stream_reset(t, s, seq + 1, 1); /* a new connection on the same ports */
-        } else if (s->mode == MODE_CLOSED && len > 0 && (int32_t)(seq - s->next_seq) >= 0) {
+        } else if (s->closed && len > 0 && (int32_t)(seq - s->next_seq) >= 0) {
             stream_reset(t, s, seq, 0); /* its SYN was not captured */
         }
     }
     s->last_ms = now_ms;
     if (flags & TCP_FLAG_SYN) seq++; /* the SYN takes one sequence number */
 
-    if (len > 0 && s->mode != MODE_CLOSED) {
+    if (len > 0 && !s->closed) {
         int32_t d = (int32_t)(seq - s->next_seq);
         if (d > 0) {
             if ((uint32_t)d > t->opts.max_stream_bytes) { /* too far ahead to wait for */
@@ -788,7 +347,8 @@ void tcpstream_segment(tcpstream_t *t, const packet_t *pkt)
                     t->stats.out_of_order++;
                     if (stored < len) t->stats.overlaps++;
                 }
-                if (s->ooo_bytes + s->len > t->opts.max_stream_bytes) stream_skip_hole(t, s, pkt);
+                if (s->ooo_bytes + s->frame.len > t->opts.max_stream_bytes)
+                    stream_skip_hole(t, s, pkt);
             }
         } else if ((int64_t)d + (int64_t)len <= 0) {
             t->stats.retransmissions++;
@@ -806,12 +366,12 @@ void tcpstream_segment(tcpstream_t *t, const packet_t *pkt)
             stream_drain_ooo(t, s, pkt);
         }
     }
-    if ((flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) && s->mode != MODE_CLOSED) {
+    if ((flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) && !s->closed) {
         /* FIN is final only once everything before it arrived */
         if ((flags & TCP_FLAG_RST) || (int32_t)(seq + (uint32_t)len - s->next_seq) <= 0) {
-            if (stream_mid_message(s)) t->stats.incomplete_at_close++;
+            if (stream_mid_message(s)) t->frame.stats.incomplete_at_close++;
             stream_clear(t, s);
-            s->mode = MODE_CLOSED;
+            s->closed = 1;
             if (flags & TCP_FLAG_FIN) s->next_seq++;
         }
     }
@@ -821,9 +381,13 @@ const tcpstream_stats_t *tcpstream_stats(const tcpstream_t *t)
 {
     return &t->stats;
 }
+const tcpframe_stats_t *tcpstream_frame_stats(const tcpstream_t *t)
+{
+    return &t->frame.stats;
+}
 size_t tcpstream_memory(const tcpstream_t *t)
 {
-    return t->memory;
+    return t->memory + t->frame.memory;
 }
 size_t tcpstream_count(const tcpstream_t *t)
 {
@@ -835,7 +399,7 @@ void tcpstream_free(tcpstream_t *t)
     if (!t) return;
     while (t->lru.head) {
         stream_t *s = OLDEST(t);
-        s->mode = MODE_CLOSED; /* not counted as incomplete: the agent is stopping */
+        s->closed = 1; /* not counted as incomplete: the agent is stopping */
         stream_destroy(t, s);
     }
     free(t->buckets);

@@ -222,6 +222,10 @@ static const char *trace_transport(unsigned transport)
         return "SCTP";
     case RULE_TRANSPORT_WS:
         return "WS";
+    case RULE_TRANSPORT_TLS:
+        return "TLS";
+    case RULE_TRANSPORT_WSS:
+        return "WSS";
     default:
         return "UDP";
     }

@@ -20,6 +20,11 @@
 # tests/qos_replay measures them offline on one core against a floor that
 # reads, decodes and parses the same packets without the QoS table
 # (scripts/bench/qos.py): packets/s, ns/packet, peak RSS at both lengths.
+# TLS (issue 14, unless --no-tls): the TCP capture's calls over TLS 1.3
+# (scripts/bench/tlsify.py: a handshake per connection, one AES-128-GCM
+# record per segment, a key log), replayed by hepagent on one core with and
+# without TLS (scripts/bench/tls.py): decrypted SIP messages per second and
+# the TLS/TCP cost ratio (goal <= 2).
 # Live (unless --no-live): two network namespaces joined by a veth pair;
 # tcpreplay sends the UDP capture at fixed rates; hepagent captures the other
 # end; kernel drops, agent drops, delivery and latency per rate.
@@ -40,6 +45,7 @@
 #   --no-live        skip the live part      --no-offline  skip the offline part
 #   --no-sngrep      skip sngrep
 #   --no-qos         skip the QoS part
+#   --no-tls         skip the TLS part
 #   --qos-calls N    concurrent calls of the QoS capture (default 1000)
 #   --qos-seconds S  its length in seconds (default 10)
 #   --no-scrape      skip the metrics scrape
@@ -67,6 +73,7 @@ live=1
 offline=1
 sngrep=1
 qos=1
+tls=1
 qos_calls=1000
 qos_seconds=10
 scrape=1
@@ -84,6 +91,7 @@ while [ $# -gt 0 ]; do
     --no-offline) offline=0; shift ;;
     --no-sngrep) sngrep=0; shift ;;
     --no-qos) qos=0; shift ;;
+    --no-tls) tls=0; shift ;;
     --qos-calls) qos_calls=$2; shift 2 ;;
     --qos-seconds) qos_seconds=$2; shift 2 ;;
     --no-scrape) scrape=0; shift ;;
@@ -109,6 +117,7 @@ PY=/usr/bin/python3
 # ---- packages ----------------------------------------------------------------
 pkgs=(build-essential cmake pkg-config libpcap-dev libuv1-dev libjson-c-dev zlib1g-dev libssl-dev
       libcmocka-dev python3 iproute2 tcpdump sip-tester time)
+[ "$tls" = 1 ] && pkgs+=(python3-cryptography util-linux)
 [ "$live" = 1 ] || [ "$media" = 1 ] && pkgs+=(tcpreplay)
 [ "$sngrep" = 1 ] && pkgs+=(sngrep)
 missing=()
@@ -148,12 +157,12 @@ cleanup() {
         kill "$runner_pid" 2>/dev/null
         wait "$runner_pid" 2>/dev/null
     fi
-    for ns in "$ns_off" "$ns_tx" "$ns_rx" "$ns_scrape"; do
+    for ns in "$ns_off" "$ns_off-t" "$ns_tx" "$ns_rx" "$ns_scrape"; do
         # only what runs inside our own namespaces
         for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
     done
     sleep 0.2
-    for ns in "$ns_off" "$ns_tx" "$ns_rx" "$ns_scrape"; do ip netns del "$ns" 2>/dev/null || true; done
+    for ns in "$ns_off" "$ns_off-t" "$ns_tx" "$ns_rx" "$ns_scrape"; do ip netns del "$ns" 2>/dev/null || true; done
     if [ "$keep" = 1 ]; then echo "bench: work directory kept: $work"; else rm -rf "$work"; fi
     exit $rc
 }
@@ -234,6 +243,26 @@ if [ "$qos" = 1 ]; then
     done
     runner "$PY" "$root/scripts/bench/qos.py" --tool "$bin/tests/qos_replay" --repeat "$repeat" \
         --capture "$data/rtp-$qos_calls-$qos_seconds.pcap" --small "$data/rtp-$qos_calls-$small_s.pcap"
+fi
+
+# ---- TLS (decryption from key logs) --------------------------------------------------
+if [ "$tls" = 1 ]; then
+    echo
+    echo "== TLS offline: the $calls calls of the TCP capture over TLS 1.3, decrypted (one core)"
+    make_capture "tcp-$calls" "$root/tests/bench/sipp_tcp.pcap" "$calls"
+    tcp_cap="$data/tcp-$calls.pcap" tls_cap="$data/tls-$calls.pcap"
+    if [ ! -f "$tls_cap" ] || [ "$tcp_cap" -nt "$tls_cap" ] ||
+        [ "$root/scripts/bench/tlsify.py" -nt "$tls_cap" ]; then
+        "$PY" "$root/scripts/bench/tlsify.py" "$tcp_cap" "$tls_cap.tmp" "$data/tls-$calls.keys" \
+            --meta "$data/tcp-$calls.json" "$data/tls-$calls.json" >/dev/null
+        mv "$tls_cap.tmp" "$tls_cap"
+    fi
+    ip netns add "$ns_off-t"
+    ip -n "$ns_off-t" link set lo up
+    runner ip netns exec "$ns_off-t" "$PY" "$root/scripts/bench/tls.py" --bin "$bin" \
+        --config "$root/conf/hepagent.json" --repeat "$repeat" --workdir "$work" \
+        --tcp "$tcp_cap:$data/tcp-$calls.json" --tls "$tls_cap:$data/tls-$calls.json:$data/tls-$calls.keys"
+    ip netns del "$ns_off-t"
 fi
 
 # ---- live ------------------------------------------------------------------------------

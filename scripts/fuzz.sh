@@ -3,7 +3,7 @@
 # SECONDS (default 60), seeded from the repository's captures, configs and
 # HEP vectors. A crash is copied to tests/fuzz/regressions/TARGET/, where
 # every build's ctest replays it from then on.
-# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: decode sip config hep pcapng spool rtp hepin redact sdp rtcp media)
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: decode sip config hep pcapng spool rtp hepin redact sdp rtcp media keylog tlsrecord)
 set -euo pipefail
 case "${1:-}" in
 -h | --help)
@@ -14,7 +14,7 @@ esac
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(decode sip config hep pcapng spool rtp hepin redact sdp rtcp media)
+[ ${#targets[@]} -gt 0 ] || targets=(decode sip config hep pcapng spool rtp hepin redact sdp rtcp media keylog tlsrecord)
 cd "$(dirname "$0")/.."
 command -v clang >/dev/null || scripts/install-deps.sh
 CC=clang cmake -S . -B build-fuzz -DFUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

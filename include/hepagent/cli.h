@@ -21,6 +21,8 @@ enum {
     CLI_HEP_PCAP,
     CLI_COUNT,
     CLI_LISTEN,
+    CLI_TLS_KEYLOG,
+    CLI_TLS_KEYLOG_LISTEN,
     CLI_HELP_CONFIG,
     CLI_REFERENCE, /* hidden: prints a documentation block (man pages, README) */
     CLI_GROUP,

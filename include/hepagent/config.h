@@ -16,6 +16,7 @@
 #include "hepagent/metrics.h"
 #include "hepagent/sctp.h"
 #include "hepagent/tcpstream.h"
+#include "hepagent/tlsdecrypt.h"
 #include "hepagent/rules.h"
 
 /* The fields below are filled along the schema in config_schema.c, which
@@ -84,7 +85,8 @@ typedef struct config {
     input_config_t *inputs;  /* HEP listeners (the relay) */
     size_t input_count;
     dedup_options_t dedup;
-    media_options_t media; /* rtcp and qos both off: no media tracking at all */
+    media_options_t media;             /* rtcp and qos both off: no media tracking at all */
+    tls_decrypt_options_t tls_decrypt; /* taken at start; --tls-keylog replaces its files */
 } config_t;
 
 /* Command-line settings that replace the config's; kept so a reload applies

@@ -34,6 +34,11 @@ void frame_keeper_add(frame_keeper_t *k, const packet_t *pkt, const struct pcap_
 /* A matched message of pkt's flow whose first byte was captured at ts. */
 void frame_keeper_message(frame_keeper_t *k, const packet_t *pkt, uint64_t ts_sec,
                           uint32_t ts_usec);
+/* The same for both directions of pkt's connection since ts: a decrypted
+ * TLS message brings its connection's frames from the handshake on, so the
+ * file can be decrypted again with the key log. */
+void frame_keeper_connection(frame_keeper_t *k, const packet_t *pkt, uint64_t ts_sec,
+                             uint32_t ts_usec);
 
 /* Writes a HEP packet as an Ethernet/IP/UDP frame from 127.0.0.1:9061 (or
  * ::1) to the collector address given. */

@@ -21,6 +21,7 @@
 #include "hepagent/sip.h"
 #include "hepagent/stats.h"
 #include "hepagent/tcpstream.h"
+#include "hepagent/tlsdecrypt.h"
 #include "hepagent/trace.h"
 
 typedef struct pipeline {
@@ -29,6 +30,7 @@ typedef struct pipeline {
     sender_t *sender; /* NULL: decode and count only */
     ipfrag_t *ipfrag;
     tcpstream_t *tcp;
+    tlsdec_t *tls; /* NULL: TLS streams are recognised and ignored */
     sctp_t *sctp;
     media_t *media; /* NULL unless media.rtcp or media.qos */
     int warned_truncated;
@@ -52,6 +54,9 @@ typedef struct pipeline {
  * a reload changes rules and collectors, not these). */
 int pipeline_init(pipeline_t *p, const config_t *cfg, stats_t *stats, sender_t *sender);
 void pipeline_set_config(pipeline_t *p, const config_t *cfg);
+/* Decrypts TLS streams with the secrets of keys (which tells the pipeline
+ * of every new one); keys must outlive the pipeline. */
+int pipeline_enable_tls(pipeline_t *p, const tls_decrypt_options_t *opts, keylog_t *keys);
 void pipeline_free(pipeline_t *p);
 
 /* One captured frame. */
@@ -73,7 +78,8 @@ int pipeline_console(pipeline_t *p, const packet_t *pkt, unsigned transport, con
                      size_t len, const sip_msg_t *sip, uint64_t ts_sec, uint32_t ts_usec,
                      int own_frames);
 /* The capture clock moved without a packet (a live capture gone quiet):
- * calls past their grace or idle time end, their reports go out. */
+ * calls past their grace or idle time end, their reports go out; TLS
+ * records that waited past pending_ms for their key are given up. */
 void pipeline_tick(pipeline_t *p, uint64_t ts_sec, uint32_t ts_usec);
 /* Capture stopped: the final QoS report of every stream goes out now, before
  * the queues drain. */

@@ -20,8 +20,10 @@ enum {
     RULE_TRANSPORT_UDP = 1 << 0,
     RULE_TRANSPORT_TCP = 1 << 1,
     RULE_TRANSPORT_SCTP = 1 << 2,
-    RULE_TRANSPORT_WS = 1 << 3, /* SIP over WebSocket (RFC 7118), inside TCP */
-    RULE_TRANSPORT_ALL = 0x0f,
+    RULE_TRANSPORT_WS = 1 << 3,  /* SIP over WebSocket (RFC 7118), inside TCP */
+    RULE_TRANSPORT_TLS = 1 << 4, /* SIP over TLS, decrypted (tls_decrypt) */
+    RULE_TRANSPORT_WSS = 1 << 5, /* SIP over secure WebSocket, decrypted */
+    RULE_TRANSPORT_ALL = 0x3f,
 };
 
 typedef struct {

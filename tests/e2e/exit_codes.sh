@@ -79,6 +79,10 @@ check tls-file-start 2 "missing-ca.pem" -- -c "$tlsconf"
 spoolconf=$(conf spool "{\"capture\":[{\"file\":\"$CAP\"}],\"rules\":[{\"name\":\"sip\"}],\"collectors\":[{\"url\":\"tcp://127.0.0.1:$port\",\"spool\":true}],\"delivery\":{\"spool_dir\":\"/proc/hepagent-spool\"}}")
 check spool-dir-check 2 "/proc/hepagent-spool" -- -t -c "$spoolconf"
 check spool-dir-start 2 "/proc/hepagent-spool" -- -c "$spoolconf"
+check keylog-dir-check 2 "key log $WORK: not a regular file" -- -t -r "$CAP" --tls-keylog "$WORK"
+check keylog-dir-start 2 "key log $WORK: not a regular file" -- -r "$CAP" --tls-keylog "$WORK"
+check keylog-listen-url 2 '--tls-keylog-listen: "tcp://127.0.0.1:1" is not udp://HOST:PORT' -- -r "$CAP" --tls-keylog-listen tcp://127.0.0.1:1
+check keylog-listen-config 2 'config: tls_decrypt.keylog_listen: "udp://nohost:1"' -- -t -c "$(conf keylog "{\"tls_decrypt\":{\"keylog_listen\":\"udp://nohost:1\"},$RULES}")"
 
 # -- runtime failures (1) ----------------------------------------------------
 check no-interface 1 "cannot open interface nosuchif0: No such device exists" -- -i nosuchif0 -H "udp://127.0.0.1:$port"
@@ -99,6 +103,7 @@ check help 0 "Usage: hepagent" -- -h
 check check-ok 0 "config OK" -- -t -r "$CAP"
 check no-capture-key 0 "1 sources" -- -t -c "$(conf nocapture "{$RULES}")"
 check replay 0 "" -- -q -r "$CAP" -H "udp://127.0.0.1:$port"
+check keylog-later 0 "not there (yet)" -- -r "$CAP" -H "udp://127.0.0.1:$port" --tls-keylog "$WORK/later.keys"
 
 [ "$failures" = 0 ] || { echo "$failures case(s) failed"; exit 1; }
 echo "all exit codes as README promises"

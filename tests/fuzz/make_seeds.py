@@ -11,6 +11,11 @@ usage: make_seeds.py OUTDIR   writes OUTDIR/<target>/... for each fuzz target:
   redact  the SIP seeds, each behind a policy byte (0-7, fuzz_redact.c)
   config  conf/hepagent.json and the example configs
   pcapng  the pcapng captures
+  tlsrecord  each TLS capture of tests/pcap/tls with its key log, as the
+          target reads them (key log, then the TCP payloads as chunks: the
+          key given at the start, in the middle, never)
+  keylog  the committed TLS key logs (tests/pcap/tls/*.keys) and a few
+          hand-made lines of every kind
   spool   spool segments (magic, length, CRC-32, packet) of the HEP vectors:
           all of them, each alone, and all with the last record cut short
   rtp     the UDP payloads of each media capture as fuzz_rtp.c's records
@@ -150,6 +155,49 @@ def rtcp_compound():
     return sr + rr + sdes + bye + app + fb + xr
 
 
+def tcp_payloads(path):
+    """(from_server, payload) of each TCP segment with data, Ethernet or
+    Linux cooked captures of one connection; the server sent the SYN-ACK."""
+    pcap = pcapfile.read_pcap_file(path)
+    if pcap is None:
+        return []
+    out, server_port = [], None
+    for r in pcap.records:
+        fr = r.frame
+        off = {1: 14, 113: 16, 276: 20}.get(pcap.linktype & 0xffff)
+        if off is None or len(fr) < off + 40 or fr[off] >> 4 != 4:
+            continue
+        ihl = (fr[off] & 15) * 4
+        if fr[off + 9] != 6:
+            continue
+        tcp = fr[off + ihl:]
+        sport, dport = struct.unpack(">HH", tcp[:4])
+        flags = tcp[13]
+        if flags & 0x12 == 0x12:
+            server_port = sport
+        payload = tcp[(tcp[12] >> 4) * 4:]
+        total = struct.unpack(">H", fr[off + 2:off + 4])[0]
+        payload = payload[:max(0, total - ihl - (tcp[12] >> 4) * 4)]
+        if payload:
+            out.append((sport == server_port, payload))
+    return out
+
+
+def tls_seeds(pcap_path, keys):
+    segs = tcp_payloads(pcap_path)
+    if not segs:
+        return []
+    def blob(key_at):
+        b = struct.pack(">H", len(keys)) + keys
+        for i, (srv, p) in enumerate(segs):
+            for j in range(0, len(p), 65535):
+                piece = p[j:j + 65535]
+                flags = (1 if srv else 0) | (2 if i == key_at else 0)
+                b += bytes([flags]) + struct.pack(">H", len(piece)) + piece
+        return b
+    return [blob(0), blob(len(segs) // 2), blob(-1)]
+
+
 def main():
     out = sys.argv[1]
     captures = sorted(glob.glob(os.path.join(REPO, "tests/pcap/**/*.pcap*"), recursive=True))
@@ -199,6 +247,17 @@ def main():
         write(out, "hepin", os.path.basename(m), open(m, "rb").read())
     write(out, "spool", "all", b"".join(records))
     write(out, "spool", "all_cut", b"".join(records)[:-7])
+    hand = (b"# comment\nCLIENT_RANDOM " + b"01" * 32 + b" " + b"ab" * 48 + b"\r\n"
+            b"CLIENT_HANDSHAKE_TRAFFIC_SECRET " + b"02" * 32 + b" " + b"cd" * 32 + b"\n"
+            b"SERVER_HANDSHAKE_TRAFFIC_SECRET " + b"02" * 32 + b" " + b"ef" * 48 + b"\n"
+            b"EXPORTER_SECRET " + b"02" * 32 + b" " + b"11" * 32 + b"\n"
+            b"CLIENT_TRAFFIC_SECRET_0 " + b"02" * 32 + b" " + b"12" * 32)
+    write(out, "keylog", "hand", hand)
+    for kl in sorted(glob.glob(os.path.join(REPO, "tests/pcap/tls/*.keys"))):
+        write(out, "keylog", os.path.basename(kl), open(kl, "rb").read())
+        seeds = tls_seeds(kl[:-len(".keys")] + ".pcap", open(kl, "rb").read())
+        for i, blob in enumerate(seeds):
+            write(out, "tlsrecord", "%s_%d" % (os.path.basename(kl)[:-5], i), blob)
     for c in [os.path.join(REPO, "conf/hepagent.json")] + sorted(
             glob.glob(os.path.join(REPO, "conf/examples/*.json"))):
         write(out, "config", os.path.basename(c), open(c, "rb").read())

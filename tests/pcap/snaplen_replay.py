@@ -45,8 +45,11 @@ def main():
                 if not cut_pcap(cap, cut, snaplen):
                     continue
                 runs += 1
-                r = subprocess.run([agent, "-r", cut, "-H", "udp://127.0.0.1:9", "--stats"],
-                                   capture_output=True, text=True, timeout=120)
+                args = [agent, "-r", cut, "-H", "udp://127.0.0.1:9", "--stats"]
+                keys = os.path.splitext(cap)[0] + ".keys"
+                if os.path.exists(keys):  # TLS captures: decrypt what is left
+                    args += ["--tls-keylog", keys]
+                r = subprocess.run(args, capture_output=True, text=True, timeout=120)
                 name = "%s @%d" % (os.path.relpath(cap, HERE), snaplen)
                 if r.returncode != 0:
                     failures.append("%s: exit %d: %s" % (name, r.returncode, r.stderr[-800:]))

@@ -1264,10 +1264,10 @@ def server_hello():
 @capture
 def tls_5061():
     cap = Capture("tls_5061", "TLS: a SIP-over-TLS connection on port 5061 (ClientHello with SNI, "
-                  "ServerHello, encrypted records both ways) is recognised and not sent (two "
-                  "directions counted in tcp.tls_streams); a TLS connection seen from its "
-                  "middle (application data first) sends nothing either; a plain SIP "
-                  "connection beside them is sent.")
+                  "ServerHello, encrypted records both ways) is recognised and not sent "
+                  "without keys; a TLS connection seen from its middle (application data "
+                  "first) is recognised too and sends nothing (four directions counted in "
+                  "tcp.tls_streams); a plain SIP connection beside them is sent.")
     conn = TcpConn(cap, (ALICE4, 45700), (BOB4, 5061))
     conn.handshake()
     conn.push(0, client_hello("sip.example.com"), expect=False)
@@ -1287,7 +1287,7 @@ def tls_5061():
     plain.push(1, opt.ok("OPTIONS"))
     conn.close()
     plain.close()
-    cap.testlist = "--stat tcp.tls_streams=2"
+    cap.testlist = "--stat tcp.tls_streams=4"
     return cap
 
 

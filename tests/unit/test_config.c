@@ -63,7 +63,7 @@ static void test_unknown_key(void **state)
     (void)state;
     expect_error("{\"rulez\":[]}",
                  "config: (top): unknown key \"rulez\" (expected one of: agent, capture, "
-                 "decode, reassembly, rules, collectors, delivery, stats, inputs, dedup, media)",
+                 "decode, reassembly, rules, collectors, delivery, stats, inputs, dedup, media, tls_decrypt)",
                  0);
     expect_rule_error("{\"name\":\"c\",\"port\":[5060]}",
                       "config: rules[2]: unknown key \"port\" (expected one of: name, ports, "
@@ -222,7 +222,7 @@ static void test_bad_enums(void **state)
     (void)state;
     expect_rule_error("{\"name\":\"c\",\"transport\":[\"udp\",\"quic\"]}",
                       "config: rules[2].transport[1]: \"quic\" is not one of \"udp\", \"tcp\", "
-                      "\"sctp\", \"ws\"");
+                      "\"sctp\", \"ws\", \"tls\", \"wss\"");
     expect_rule_error("{\"name\":\"c\",\"methods\":[\"IN VITE\"]}",
                       "config: rules[2].methods[0]: \"IN VITE\" is not a SIP method name");
     expect_rule_error("{\"name\":\"c\",\"action\":\"forward\"}",
@@ -325,7 +325,7 @@ static void test_embedded_default(void **state)
     assert_int_equal(r->port_count, 1);
     assert_int_equal(r->ports[0].low, 5060);
     assert_int_equal(r->ports[0].high, 5090);
-    assert_int_equal(r->transports, RULE_TRANSPORT_UDP | RULE_TRANSPORT_TCP);
+    assert_int_equal(r->transports, RULE_TRANSPORT_UDP | RULE_TRANSPORT_TCP | RULE_TRANSPORT_TLS);
     assert_int_equal(cfg->collector_count, 1);
     assert_string_equal(cfg->collectors[0].url, "udp://127.0.0.1:9060");
     assert_int_equal(cfg->collectors[0].transport, COLLECTOR_UDP);
@@ -403,6 +403,56 @@ static void test_no_capture_key(void **state)
                  "config: capture: must hold at least one source (leave \"capture\" out to "
                  "capture on \"any\"; empty only with \"inputs\")",
                  0);
+}
+
+/* tls_decrypt: key log files, the listener's URL, the bounds; each error
+ * names the key. */
+static void test_tls_decrypt(void **state)
+{
+    (void)state;
+    char doc[1024];
+    snprintf(doc, sizeof(doc),
+             "{%s,\"tls_decrypt\":{\"keylog_files\":[\"/run/kamailio/keys\",\"/tmp/b\"],"
+             "\"keylog_listen\":\"udp://127.0.0.1:5099\",\"max_sessions\":7,"
+             "\"pending_kb\":0,\"pending_ms\":250}}",
+             MINIMAL_RULES);
+    config_t *cfg = expect_ok(doc);
+    const tls_decrypt_options_t *t = &cfg->tls_decrypt;
+    assert_int_equal(t->keylog_file_count, 2);
+    assert_string_equal(t->keylog_files[1], "/tmp/b");
+    assert_string_equal(t->keylog_listen, "udp://127.0.0.1:5099");
+    assert_int_equal(t->max_sessions, 7);
+    assert_int_equal(t->pending_kb, 0);
+    assert_int_equal(t->pending_ms, 250);
+    config_free(cfg);
+    snprintf(doc, sizeof(doc), "{%s}", MINIMAL_RULES);
+    cfg = expect_ok(doc); /* off by default, with the documented bounds */
+    assert_int_equal(cfg->tls_decrypt.keylog_file_count, 0);
+    assert_null(cfg->tls_decrypt.keylog_listen);
+    assert_int_equal(cfg->tls_decrypt.max_sessions, TLS_DECRYPT_DEFAULT_MAX_SESSIONS);
+    assert_int_equal(cfg->tls_decrypt.pending_kb, TLS_DECRYPT_DEFAULT_PENDING_KB);
+    assert_int_equal(cfg->tls_decrypt.pending_ms, TLS_DECRYPT_DEFAULT_PENDING_MS);
+    config_free(cfg);
+    static const struct {
+        const char *body, *want;
+    } bad[] = {
+        {"\"keylog_listen\":\"tcp://127.0.0.1:5099\"",
+         "config: tls_decrypt.keylog_listen: \"tcp://127.0.0.1:5099\" is not udp://HOST:PORT"},
+        {"\"keylog_listen\":\"udp://kamailio:5099\"",
+         "config: tls_decrypt.keylog_listen: \"udp://kamailio:5099\": \"kamailio\" is not an IP "
+         "address"},
+        {"\"keylog_files\":[]",
+         "config: tls_decrypt.keylog_files: must not be empty (leave the key out to read no key "
+         "log file)"},
+        {"\"keylog_files\":[\"a\",7]", "config: tls_decrypt.keylog_files[1]: must be a file name, "
+                                       "not 7"},
+        {"\"pending_ms\":600001", "config: tls_decrypt.pending_ms: "},
+        {"\"max_sessions\":0", "config: tls_decrypt.max_sessions: "},
+    };
+    for (size_t i = 0; i < HA_ARRAY_LEN(bad); i++) {
+        snprintf(doc, sizeof(doc), "{%s,\"tls_decrypt\":{%s}}", MINIMAL_RULES, bad[i].body);
+        expect_error(doc, bad[i].want, bad[i].want[strlen(bad[i].want) - 1] == ' ');
+    }
 }
 
 /* conf/hepagent.json spells out the defaults: each value it writes must be
@@ -552,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_bad_enums),
         cmocka_unit_test(test_reassembly_limits),
         cmocka_unit_test(test_delivery_and_collector_options),
+        cmocka_unit_test(test_tls_decrypt),
         cmocka_unit_test(test_capture_source),
         cmocka_unit_test(test_embedded_default),
         cmocka_unit_test(test_conf_file_and_missing_file),

@@ -115,7 +115,7 @@ static void test_tcp_in_order_many_messages_one_segment(void **state)
     assert_string_equal(got.data[0], MSG1);
     assert_string_equal(got.data[1], MSG2);
     assert_string_equal(got.data[2], MSG3);
-    assert_int_equal(tcpstream_stats(t)->keepalives, 1);
+    assert_int_equal(tcpstream_frame_stats(t)->keepalives, 1);
     tcpstream_free(t);
 }
 
@@ -249,7 +249,7 @@ static void test_tcp_midstream_resync(void **state)
     assert_int_equal(got.count, 2);
     assert_string_equal(got.data[0], MSG2);
     assert_string_equal(got.data[1], MSG3);
-    assert_true(tcpstream_stats(t)->skipped_bytes > 0);
+    assert_true(tcpstream_frame_stats(t)->skipped_bytes > 0);
     tcpstream_free(t);
 }
 
@@ -275,7 +275,7 @@ static void test_tcp_bad_content_length_and_too_big(void **state)
      * carries on with the next message */
     assert_int_equal(got.count, 1);
     assert_string_equal(got.data[0], MSG2);
-    assert_int_equal(tcpstream_stats(t)->message_too_big, 1);
+    assert_int_equal(tcpstream_frame_stats(t)->message_too_big, 1);
 
     packet_t g = flow(6, 40005, 5060, 100);
     syn(t, g, 0);
@@ -287,7 +287,7 @@ static void test_tcp_bad_content_length_and_too_big(void **state)
     seg(t, g, 0, bad, 0, (size_t)m, 0, 0);
     assert_int_equal(got.count, 2);
     assert_string_equal(got.data[1], MSG3);
-    assert_int_equal(tcpstream_stats(t)->bad_content_length, 1);
+    assert_int_equal(tcpstream_frame_stats(t)->bad_content_length, 1);
     tcpstream_free(t);
 }
 
@@ -309,8 +309,8 @@ static void test_tcp_tls_and_other_protocols_ignored(void **state)
     static const char http[] = "POST / HTTP/1.1\r\nHost: x\r\n\r\n";
     seg(t, h, 0, http, 0, sizeof(http) - 1, 0, 0);
     assert_int_equal(got.count, 0);
-    assert_int_equal(tcpstream_stats(t)->tls_streams, 1);
-    assert_int_equal(tcpstream_stats(t)->not_sip_streams, 1);
+    assert_int_equal(tcpstream_frame_stats(t)->tls_streams, 1);
+    assert_int_equal(tcpstream_frame_stats(t)->not_sip_streams, 1);
     tcpstream_free(t);
 }
 
@@ -361,7 +361,7 @@ static void test_websocket(void **state)
     assert_string_equal(got.data[0], MSG1);
     assert_int_equal(got.transport[0], RULE_TRANSPORT_WS);
     assert_string_equal(got.data[1], MSG2);
-    assert_int_equal(tcpstream_stats(t)->ws_streams, 1);
+    assert_int_equal(tcpstream_frame_stats(t)->ws_streams, 1);
 
     /* the server side: unmasked frames after "101" */
     packet_t s = flow(200, 8080, 40008, 100);
@@ -431,14 +431,14 @@ static void test_websocket_without_upgrade(void **state)
     assert_int_equal(got.count, 1);
     assert_string_equal(got.data[0], MSG2);
     assert_int_equal(got.transport[0], RULE_TRANSPORT_WS);
-    assert_int_equal(tcpstream_stats(t)->ws_resyncs, 1);
+    assert_int_equal(tcpstream_frame_stats(t)->ws_resyncs, 1);
     /* after a hole too far ahead to wait for: the next frame (unmasked) */
     n = ws_frame(buf, 1, 1, MSG3, strlen(MSG3), 0);
     seg(t, c, 5000 + (uint32_t)o.max_stream_bytes * 2, (const char *)buf, 0, n, 0, 3);
     assert_int_equal(got.count, 2);
     assert_string_equal(got.data[1], MSG3);
     assert_int_equal(tcpstream_stats(t)->gaps, 1);
-    assert_int_equal(tcpstream_stats(t)->ws_resyncs, 2);
+    assert_int_equal(tcpstream_frame_stats(t)->ws_resyncs, 2);
     tcpstream_free(t);
 }
 
