@@ -386,13 +386,8 @@ void pipeline_frame(pipeline_t *p, const struct pcap_pkthdr *hdr, const uint8_t 
     st->frames++;
     st->frame_bytes += hdr->caplen;
     packet_t pkt;
-    memset(&pkt, 0, sizeof(pkt));
-    pkt.ts_sec = (uint64_t)hdr->ts.tv_sec;
-    pkt.ts_usec = (uint32_t)hdr->ts.tv_usec;
-    pkt.frame = data;
-    pkt.caplen = hdr->caplen;
-    pkt.wirelen = hdr->len;
-    pkt.linktype = linktype;
+    packet_from_frame(&pkt, (uint64_t)hdr->ts.tv_sec, (uint32_t)hdr->ts.tv_usec, data, hdr->caplen,
+                      hdr->len, linktype);
     pkt.source_id = source_id;
     decode_result_t r = decode_frame(&p->cfg->decode, &pkt);
     st->decode[r]++;

@@ -51,6 +51,20 @@ typedef struct packet {
     uint8_t truncated; /* payload cut short by the capture's snaplen */
 } packet_t;
 
+/* A packet view of one captured frame, every decoded field cleared. */
+static inline void packet_from_frame(packet_t *pkt, uint64_t ts_sec, uint32_t ts_usec,
+                                     const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+                                     int linktype)
+{
+    memset(pkt, 0, sizeof(*pkt));
+    pkt->ts_sec = ts_sec;
+    pkt->ts_usec = ts_usec;
+    pkt->frame = frame;
+    pkt->caplen = caplen;
+    pkt->wirelen = wirelen;
+    pkt->linktype = linktype;
+}
+
 enum {
     TCP_FLAG_FIN = 0x01,
     TCP_FLAG_SYN = 0x02,

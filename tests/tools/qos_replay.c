@@ -147,13 +147,8 @@ int main(int argc, char **argv)
     while ((rc = pcap_next_ex(p, &hdr, &data)) == 1) {
         frames++;
         packet_t pkt;
-        memset(&pkt, 0, sizeof(pkt));
-        pkt.ts_sec = (uint64_t)hdr->ts.tv_sec;
-        pkt.ts_usec = (uint32_t)hdr->ts.tv_usec;
-        pkt.frame = data;
-        pkt.caplen = hdr->caplen;
-        pkt.wirelen = hdr->len;
-        pkt.linktype = linktype;
+        packet_from_frame(&pkt, (uint64_t)hdr->ts.tv_sec, (uint32_t)hdr->ts.tv_usec, data,
+                          hdr->caplen, hdr->len, linktype);
         if (decode_frame(&dopts, &pkt) != DECODE_OK || pkt.l4_proto != 17) continue;
         rtp_header_t h;
         rtp_result_t r = rtp_parse(pkt.payload, pkt.payload_len, pkt.truncated, &h);
