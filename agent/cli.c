@@ -1,10 +1,17 @@
 /* The options table and what is printed from it: --help, the two man pages
  * (hepagent(8) from this table, hepagent.json(5) from the config schema) and
- * README's reference tables. Parsing stays in main.c. */
+ * README's reference tables; and the parser that turns argv into cli_args_t,
+ * whose values main.c applies. */
 #include "hepagent/cli.h"
 #include "hepagent/config_schema.h"
+#include "hepagent/keylog.h"
+#include "hepagent/log.h"
+#include "hepagent/metrics.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DEFAULT_CONF HEPAGENT_SYSCONFDIR "/hepagent.json"
 
@@ -320,4 +327,267 @@ int cli_reference(FILE *out, const char *what)
     else
         return -1;
     return 0;
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+/* Appends to a NULL-terminated list of argv strings. */
+static int list_add(const char ***list, const char *item)
+{
+    size_t n = 0;
+    while (*list && (*list)[n])
+        n++;
+    const char **grown = realloc((void *)*list, (n + 2) * sizeof(char *));
+    if (!grown) return HA_ENOMEM;
+    grown[n] = item;
+    grown[n + 1] = NULL;
+    *list = grown;
+    return HA_OK;
+}
+
+static int parse_u32(const char *text, uint64_t min, uint64_t max, uint32_t *out)
+{
+    if (!text[0]) return HA_EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || *end || text[0] == '-' || v < min || v > max) return HA_EINVAL;
+    *out = (uint32_t)v;
+    return HA_OK;
+}
+
+cli_result_t cli_parse(cli_args_t *a, int argc, char **argv)
+{
+    config_overrides_t *ov = &a->ov;
+    const char **interfaces = NULL, **files = NULL, **collectors = NULL;
+    int opt;
+    opterr = 0; /* errors are reported below, in one line */
+    int no_color = getenv("NO_COLOR") != NULL || !isatty(STDOUT_FILENO);
+    while ((opt = getopt_long(argc, argv, cli_shortopts(), cli_longopts(), NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            a->config_path = optarg;
+            break;
+        case 'i':
+            if (list_add(&interfaces, optarg) != HA_OK) return CLI_NO_MEMORY;
+            ov->interfaces = interfaces; /* owned by ov from here: freed on every path */
+            break;
+        case 'r':
+            if (list_add(&files, optarg) != HA_OK) return CLI_NO_MEMORY;
+            ov->files = files;
+            break;
+        case CLI_REALTIME:
+            a->realtime = 1;
+            break;
+        case CLI_PPS:
+            if (parse_u32(optarg, 1, 10000000, &a->pps) != HA_OK) {
+                fprintf(stderr, "hepagent: --pps: \"%s\" is not a number from 1 to 10000000\n",
+                        optarg);
+                return CLI_USAGE_ERROR;
+            }
+            break;
+        case 'H':
+            if (list_add(&collectors, optarg) != HA_OK) return CLI_NO_MEMORY;
+            ov->collectors = collectors;
+            break;
+        case 'f':
+            ov->bpf = optarg;
+            break;
+        case 's':
+            if (parse_u32(optarg, 64, 262144, &ov->snaplen) != HA_OK) {
+                fprintf(stderr, "hepagent: --snaplen: \"%s\" is not a number from 64 to 262144\n",
+                        optarg);
+                return CLI_USAGE_ERROR;
+            }
+            break;
+        case CLI_CAPTURE_ID:
+            if (parse_u32(optarg, 0, UINT32_MAX, &ov->capture_id) != HA_OK) {
+                fprintf(stderr,
+                        "hepagent: --capture-id: \"%s\" is not a number from 0 to 4294967295\n",
+                        optarg);
+                return CLI_USAGE_ERROR;
+            }
+            ov->has_capture_id = 1;
+            break;
+        case CLI_NODE_NAME:
+            if (strlen(optarg) > 255) {
+                fprintf(stderr, "hepagent: --node-name: longer than 255 characters\n");
+                return CLI_USAGE_ERROR;
+            }
+            ov->node_name = optarg;
+            break;
+        case 't':
+            a->check_only = 1;
+            break;
+        case CLI_STATS:
+            a->print_stats = 1;
+            break;
+        case 'v':
+            log_set_level(LOG_DEBUG);
+            break;
+        case 'A':
+            a->trace = 1;
+            break;
+        case CLI_SUMMARY:
+            a->trace_opts.summary = 1;
+            break;
+        case CLI_NO_COLOR:
+            no_color = 1;
+            break;
+        case CLI_CALL_ID:
+            a->trace_opts.call_id = optarg;
+            break;
+        case CLI_METHOD:
+            a->trace_opts.method = optarg;
+            break;
+        case CLI_FROM:
+            a->trace_opts.from = optarg;
+            break;
+        case CLI_TO:
+            a->trace_opts.to = optarg;
+            break;
+        case 'w':
+            a->write_path = optarg;
+            break;
+        case CLI_HEP_PCAP:
+            a->hep_pcap_path = optarg;
+            break;
+        case CLI_COUNT: {
+            uint32_t n;
+            if (parse_u32(optarg, 1, UINT32_MAX, &n) != HA_OK) {
+                fprintf(stderr, "hepagent: --count: \"%s\" is not a positive number\n", optarg);
+                return CLI_USAGE_ERROR;
+            }
+            a->count = n;
+            break;
+        }
+        case 'q':
+            a->quiet = 1;
+            break;
+        case CLI_LISTEN:
+            if (list_add(&a->listen, optarg) != HA_OK) return CLI_NO_MEMORY;
+            break;
+        case 'Z':
+            a->priv.user = optarg;
+            break;
+        case CLI_GROUP:
+            a->priv.group = optarg;
+            break;
+        case CLI_METRICS: {
+            struct sockaddr_storage addr;
+            socklen_t len;
+            char why[HA_ERRLEN];
+            if (metrics_parse_listen(optarg, &addr, &len, why, sizeof(why)) != HA_OK) {
+                fprintf(stderr, "hepagent: --metrics: %s\n", why);
+                return CLI_USAGE_ERROR;
+            }
+            a->metrics_listen = optarg;
+            break;
+        }
+        case CLI_STATS_INTERVAL:
+            a->has_interval = 1;
+            if (parse_u32(optarg, 0, 86400, &a->interval_s) != HA_OK) {
+                fprintf(stderr,
+                        "hepagent: --stats-interval: \"%s\" is not a number of seconds "
+                        "from 0 to 86400\n",
+                        optarg);
+                return CLI_USAGE_ERROR;
+            }
+            break;
+        case CLI_SYSLOG:
+            a->use_syslog = 1;
+            break;
+        case CLI_TLS_KEYLOG: {
+            tls_decrypt_options_t *t = &a->tls;
+            char **grown = realloc(t->keylog_files, (t->keylog_file_count + 1) * sizeof(char *));
+            if (!grown) return CLI_NO_MEMORY;
+            t->keylog_files = grown;
+            t->keylog_files[t->keylog_file_count++] = optarg;
+            break;
+        }
+        case CLI_TLS_KEYLOG_LISTEN: {
+            char why[HA_ERRLEN];
+            if (keylog_check_url(optarg, why, sizeof(why)) != HA_OK) {
+                fprintf(stderr, "hepagent: --tls-keylog-listen: %s\n", why);
+                return CLI_USAGE_ERROR;
+            }
+            a->tls.keylog_listen = optarg;
+            break;
+        }
+        case 'V':
+            printf("hepagent %s\n", HEPAGENT_VERSION);
+            return CLI_DONE;
+        case 'h':
+            cli_usage(stdout);
+            return CLI_DONE;
+        case CLI_HELP_CONFIG:
+            config_reference(stdout, CFG_DOC_TEXT);
+            return CLI_DONE;
+        case CLI_REFERENCE:
+            if (cli_reference(stdout, optarg) != 0) {
+                fprintf(stderr,
+                        "hepagent: --reference: \"%s\" is not man8, man5, options or "
+                        "config\n",
+                        optarg);
+                return CLI_USAGE_ERROR;
+            }
+            return CLI_DONE;
+        case ':':
+            fprintf(stderr, "hepagent: %s needs an argument (see hepagent --help)\n",
+                    argv[optind - 1]);
+            return CLI_USAGE_ERROR;
+        default:
+            /* one line naming the option, not getopt's two */
+            if (optopt && optopt < 128)
+                fprintf(stderr, "hepagent: unknown option -%c (see hepagent --help)\n", optopt);
+            else
+                fprintf(stderr, "hepagent: unknown option %s (see hepagent --help)\n",
+                        argv[optind - 1]);
+            return CLI_USAGE_ERROR;
+        }
+    }
+    /* tcpdump's habit: the words after the options are the filter */
+    if (optind < argc) {
+        if (ov->bpf) {
+            fprintf(stderr, "hepagent: give the filter either with -f or after the options, "
+                            "not both\n");
+            return CLI_USAGE_ERROR;
+        }
+        size_t len = 1;
+        for (int i = optind; i < argc; i++)
+            len += strlen(argv[i]) + 1;
+        a->bpf_words = calloc(1, len);
+        if (!a->bpf_words) return CLI_NO_MEMORY;
+        for (int i = optind; i < argc; i++) {
+            if (i > optind) strcat(a->bpf_words, " ");
+            strcat(a->bpf_words, argv[i]);
+        }
+        ov->bpf = a->bpf_words;
+    }
+    ov->interfaces = interfaces;
+    ov->files = files;
+    ov->collectors = collectors;
+    a->trace_opts.color = !no_color;
+    a->trace_opts.call_summary = !a->quiet;
+    if (a->trace && !a->config_path && !collectors) {
+        /* -A alone is a console tool, like tcpdump: it sends nothing */
+        static const char *const none[] = {NULL};
+        ov->collectors = none;
+    }
+    if (a->pps && a->realtime) {
+        fprintf(stderr, "hepagent: --pps and --realtime: give one pace, not both\n");
+        return CLI_USAGE_ERROR;
+    }
+    return CLI_RUN;
+}
+
+void cli_args_free(cli_args_t *a)
+{
+    free(a->tls.keylog_files);
+    free((void *)a->listen);
+    free((void *)a->ov.interfaces);
+    free((void *)a->ov.files);
+    if (a->ov.collectors && a->ov.collectors[0]) free((void *)a->ov.collectors);
+    free(a->bpf_words);
+    memset(a, 0, sizeof(*a));
 }

@@ -1,5 +1,5 @@
-/* hepagent: command line, signals and the event loop. The only file that
- * knows about argv, exit codes and process-wide state. */
+/* hepagent: the start sequence, signals and the event loop. The only file
+ * that knows about exit codes and process-wide state; cli.c reads argv. */
 #include "hepagent/capture.h"
 #include "hepagent/cli.h"
 #include "hepagent/config.h"
@@ -18,8 +18,6 @@
 #include "hepagent/sender.h"
 #include "hepagent/stats.h"
 
-#include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,8 +32,7 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 typedef struct app {
     uv_loop_t *loop;
-    const char *config_path; /* NULL: the embedded default */
-    config_overrides_t ov;
+    cli_args_t args; /* the command line */
     config_t *cfg;
     stats_t stats;
     sender_t *sender;
@@ -45,23 +42,14 @@ typedef struct app {
     size_t files_left;
     size_t live_running;
     int files_only; /* only -r sources: exit status reflects delivery */
-    int realtime;
-    uint32_t pps;            /* --pps: files paced at this many frames per second */
-    privdrop_options_t priv; /* -Z, --group */
     privdrop_target_t priv_target;
     /* the service: metrics endpoint, summary, systemd, syslog */
-    const char *metrics_listen; /* --metrics (else stats.listen) */
-    int has_interval;           /* --stats-interval given (else stats.interval_s) */
-    uint32_t interval_s;
     metrics_t *metrics;
     sdnotify_t notify;
     uv_timer_t summary_timer;
-    int use_syslog;
     uint64_t started_ms; /* uv_now at start */
     uint64_t reloads_ok, reloads_failed;
     int privileges_dropped;
-    int print_stats;
-    int check_only;
     int stopping;
     int exit_code;
     uint64_t drain_deadline;
@@ -69,280 +57,19 @@ typedef struct app {
     uv_timer_t drain_timer;
     uv_timer_t media_timer; /* live capture: moves the media clock when packets stop */
     /* the console: -A, -w, --hep-pcap and their filters */
-    int trace;
-    int quiet;
-    trace_options_t trace_opts;
-    const char *write_path;
-    const char *hep_pcap_path;
-    uint64_t count;
     trace_t *tracer;
     pcap_out_t *frames_out;
     frame_keeper_t *keeper;
     pcap_out_t *hep_out;
     msgframe_t *synth;
     /* the relay: HEP listeners (--listen) */
-    const char **listen;
     int relay_only; /* --listen without -c, -i or -r: nothing is captured */
     input_set_t *inputs;
     relay_t *relay;
     dedup_t *dedup;
     redact_stats_t redact_stats;
-    /* TLS decryption: tls_decrypt, and what --tls-keylog(-listen) replace */
-    tls_decrypt_options_t tls_cli;
     keylog_t *keys;
 } app_t;
-
-/* ---- command line ------------------------------------------------------ */
-
-/* Appends to a NULL-terminated list of argv strings. */
-static int list_add(const char ***list, const char *item)
-{
-    size_t n = 0;
-    while (*list && (*list)[n])
-        n++;
-    const char **grown = realloc((void *)*list, (n + 2) * sizeof(char *));
-    if (!grown) return HA_ENOMEM;
-    grown[n] = item;
-    grown[n + 1] = NULL;
-    *list = grown;
-    return HA_OK;
-}
-
-static int parse_u32(const char *text, uint64_t min, uint64_t max, uint32_t *out)
-{
-    if (!text[0]) return HA_EINVAL;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno || *end || text[0] == '-' || v < min || v > max) return HA_EINVAL;
-    *out = (uint32_t)v;
-    return HA_OK;
-}
-
-static int parse_args(app_t *app, int argc, char **argv, char **bpf_words)
-{
-    config_overrides_t *ov = &app->ov;
-    const char **interfaces = NULL, **files = NULL, **collectors = NULL;
-    int opt;
-    opterr = 0; /* errors are reported below, in one line */
-    int no_color = getenv("NO_COLOR") != NULL || !isatty(STDOUT_FILENO);
-    while ((opt = getopt_long(argc, argv, cli_shortopts(), cli_longopts(), NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            app->config_path = optarg;
-            break;
-        case 'i':
-            if (list_add(&interfaces, optarg) != HA_OK) return EXIT_RUNTIME;
-            ov->interfaces = interfaces; /* owned by ov from here: freed on every path */
-            break;
-        case 'r':
-            if (list_add(&files, optarg) != HA_OK) return EXIT_RUNTIME;
-            ov->files = files;
-            break;
-        case CLI_REALTIME:
-            app->realtime = 1;
-            break;
-        case CLI_PPS:
-            if (parse_u32(optarg, 1, 10000000, &app->pps) != HA_OK) {
-                fprintf(stderr, "hepagent: --pps: \"%s\" is not a number from 1 to 10000000\n",
-                        optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'H':
-            if (list_add(&collectors, optarg) != HA_OK) return EXIT_RUNTIME;
-            ov->collectors = collectors;
-            break;
-        case 'f':
-            ov->bpf = optarg;
-            break;
-        case 's':
-            if (parse_u32(optarg, 64, 262144, &ov->snaplen) != HA_OK) {
-                fprintf(stderr, "hepagent: --snaplen: \"%s\" is not a number from 64 to 262144\n",
-                        optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case CLI_CAPTURE_ID:
-            if (parse_u32(optarg, 0, UINT32_MAX, &ov->capture_id) != HA_OK) {
-                fprintf(stderr,
-                        "hepagent: --capture-id: \"%s\" is not a number from 0 to 4294967295\n",
-                        optarg);
-                return EXIT_USAGE;
-            }
-            ov->has_capture_id = 1;
-            break;
-        case CLI_NODE_NAME:
-            if (strlen(optarg) > 255) {
-                fprintf(stderr, "hepagent: --node-name: longer than 255 characters\n");
-                return EXIT_USAGE;
-            }
-            ov->node_name = optarg;
-            break;
-        case 't':
-            app->check_only = 1;
-            break;
-        case CLI_STATS:
-            app->print_stats = 1;
-            break;
-        case 'v':
-            log_set_level(LOG_DEBUG);
-            break;
-        case 'A':
-            app->trace = 1;
-            break;
-        case CLI_SUMMARY:
-            app->trace_opts.summary = 1;
-            break;
-        case CLI_NO_COLOR:
-            no_color = 1;
-            break;
-        case CLI_CALL_ID:
-            app->trace_opts.call_id = optarg;
-            break;
-        case CLI_METHOD:
-            app->trace_opts.method = optarg;
-            break;
-        case CLI_FROM:
-            app->trace_opts.from = optarg;
-            break;
-        case CLI_TO:
-            app->trace_opts.to = optarg;
-            break;
-        case 'w':
-            app->write_path = optarg;
-            break;
-        case CLI_HEP_PCAP:
-            app->hep_pcap_path = optarg;
-            break;
-        case CLI_COUNT: {
-            uint32_t n;
-            if (parse_u32(optarg, 1, UINT32_MAX, &n) != HA_OK) {
-                fprintf(stderr, "hepagent: --count: \"%s\" is not a positive number\n", optarg);
-                return EXIT_USAGE;
-            }
-            app->count = n;
-            break;
-        }
-        case 'q':
-            app->quiet = 1;
-            break;
-        case CLI_LISTEN:
-            if (list_add(&app->listen, optarg) != HA_OK) return EXIT_RUNTIME;
-            break;
-        case 'Z':
-            app->priv.user = optarg;
-            break;
-        case CLI_GROUP:
-            app->priv.group = optarg;
-            break;
-        case CLI_METRICS: {
-            struct sockaddr_storage addr;
-            socklen_t len;
-            char why[HA_ERRLEN];
-            if (metrics_parse_listen(optarg, &addr, &len, why, sizeof(why)) != HA_OK) {
-                fprintf(stderr, "hepagent: --metrics: %s\n", why);
-                return EXIT_USAGE;
-            }
-            app->metrics_listen = optarg;
-            break;
-        }
-        case CLI_STATS_INTERVAL:
-            app->has_interval = 1;
-            if (parse_u32(optarg, 0, 86400, &app->interval_s) != HA_OK) {
-                fprintf(stderr,
-                        "hepagent: --stats-interval: \"%s\" is not a number of seconds "
-                        "from 0 to 86400\n",
-                        optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case CLI_SYSLOG:
-            app->use_syslog = 1;
-            break;
-        case CLI_TLS_KEYLOG: {
-            tls_decrypt_options_t *t = &app->tls_cli;
-            char **grown = realloc(t->keylog_files, (t->keylog_file_count + 1) * sizeof(char *));
-            if (!grown) return EXIT_RUNTIME;
-            t->keylog_files = grown;
-            t->keylog_files[t->keylog_file_count++] = optarg;
-            break;
-        }
-        case CLI_TLS_KEYLOG_LISTEN: {
-            char why[HA_ERRLEN];
-            if (keylog_check_url(optarg, why, sizeof(why)) != HA_OK) {
-                fprintf(stderr, "hepagent: --tls-keylog-listen: %s\n", why);
-                return EXIT_USAGE;
-            }
-            app->tls_cli.keylog_listen = optarg;
-            break;
-        }
-        case 'V':
-            printf("hepagent %s\n", HEPAGENT_VERSION);
-            exit(EXIT_OK);
-        case 'h':
-            cli_usage(stdout);
-            exit(EXIT_OK);
-        case CLI_HELP_CONFIG:
-            config_reference(stdout, CFG_DOC_TEXT);
-            exit(EXIT_OK);
-        case CLI_REFERENCE:
-            if (cli_reference(stdout, optarg) != 0) {
-                fprintf(stderr,
-                        "hepagent: --reference: \"%s\" is not man8, man5, options or "
-                        "config\n",
-                        optarg);
-                return EXIT_USAGE;
-            }
-            exit(EXIT_OK);
-        case ':':
-            fprintf(stderr, "hepagent: %s needs an argument (see hepagent --help)\n",
-                    argv[optind - 1]);
-            return EXIT_USAGE;
-        default:
-            /* one line naming the option, not getopt's two */
-            if (optopt && optopt < 128)
-                fprintf(stderr, "hepagent: unknown option -%c (see hepagent --help)\n", optopt);
-            else
-                fprintf(stderr, "hepagent: unknown option %s (see hepagent --help)\n",
-                        argv[optind - 1]);
-            return EXIT_USAGE;
-        }
-    }
-    /* tcpdump's habit: the words after the options are the filter */
-    if (optind < argc) {
-        if (ov->bpf) {
-            fprintf(stderr, "hepagent: give the filter either with -f or after the options, "
-                            "not both\n");
-            return EXIT_USAGE;
-        }
-        size_t len = 1;
-        for (int i = optind; i < argc; i++)
-            len += strlen(argv[i]) + 1;
-        *bpf_words = calloc(1, len);
-        if (!*bpf_words) return EXIT_RUNTIME;
-        for (int i = optind; i < argc; i++) {
-            if (i > optind) strcat(*bpf_words, " ");
-            strcat(*bpf_words, argv[i]);
-        }
-        ov->bpf = *bpf_words;
-    }
-    ov->interfaces = interfaces;
-    ov->files = files;
-    ov->collectors = collectors;
-    app->trace_opts.color = !no_color;
-    app->trace_opts.call_summary = !app->quiet;
-    if (app->trace && !app->config_path && !collectors) {
-        /* -A alone is a console tool, like tcpdump: it sends nothing */
-        static const char *const none[] = {NULL};
-        ov->collectors = none;
-    }
-    if (app->pps && app->realtime) {
-        fprintf(stderr, "hepagent: --pps and --realtime: give one pace, not both\n");
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
-}
 
 /* ---- stats ------------------------------------------------------------- */
 
@@ -379,11 +106,11 @@ static void visit_all_stats(app_t *app, const stats_visitor_t *v)
 /* The command line's settings, else the config's. */
 static const char *metrics_listen(const app_t *app)
 {
-    return app->metrics_listen ? app->metrics_listen : app->cfg->stats.listen;
+    return app->args.metrics_listen ? app->args.metrics_listen : app->cfg->stats.listen;
 }
 static uint32_t summary_interval(const app_t *app)
 {
-    return app->has_interval ? app->interval_s : app->cfg->stats.interval_s;
+    return app->args.has_interval ? app->args.interval_s : app->cfg->stats.interval_s;
 }
 
 static void visit_all_cb(void *ctx, const stats_visitor_t *v)
@@ -423,7 +150,7 @@ static void finish(app_t *app)
         log_warn("%" PRIu64 " spooled bytes wait for the next start", left.spool_bytes);
     /* a file replay that could not deliver everything has failed */
     if (app->files_only && (undelivered || left.spool_bytes)) app->exit_code = EXIT_RUNTIME;
-    if (app->print_stats) print_all_stats(app, stderr, "");
+    if (app->args.print_stats) print_all_stats(app, stderr, "");
     for (size_t i = 0; i < app->source_count; i++)
         capture_destroy(app->sources[i]);
     app->source_count = 0;
@@ -544,14 +271,15 @@ static int inputs_equal(const config_t *a, const config_t *b)
 static int reload_config(app_t *app, char *err, size_t errlen)
 {
     config_t *next;
-    if (config_load(app->config_path, &app->ov, &next, err, errlen) != HA_OK) return HA_EINVAL;
+    if (config_load(app->args.config_path, &app->args.ov, &next, err, errlen) != HA_OK)
+        return HA_EINVAL;
     if (sender_reconfigure(app->sender, next, err, errlen) != HA_OK) {
         config_free(next);
         return HA_EINVAL;
     }
     if (!str_equal(app->cfg->user, next->user) || !str_equal(app->cfg->group, next->group))
         log_warn("reload: agent.user and agent.group apply at start: restart hepagent");
-    if (!str_equal(app->cfg->stats.listen, next->stats.listen) && !app->metrics_listen)
+    if (!str_equal(app->cfg->stats.listen, next->stats.listen) && !app->args.metrics_listen)
         log_warn("reload: stats.listen applies at start: restart hepagent");
     if (!sources_equal(app->cfg, next)) {
         if (app->privileges_dropped)
@@ -565,7 +293,7 @@ static int reload_config(app_t *app, char *err, size_t errlen)
     log_set_level(next->log_level);
     pipeline_set_config(&app->pipeline, next);
     if (app->relay) app->relay->cfg = next;
-    if (!app->listen && !inputs_equal(app->cfg, next))
+    if (!app->args.listen && !inputs_equal(app->cfg, next))
         log_warn("reload: inputs changed; they apply after a restart");
     dedup_reconfigure(app->dedup, &next->dedup);
     config_free(app->cfg);
@@ -600,7 +328,7 @@ static void on_signal(uv_signal_t *h, int signum)
     case SIGHUP:
         /* at the console (-A) a hangup means the terminal went away, as for
          * tcpdump; for the daemon it means reload */
-        if (app->trace)
+        if (app->args.trace)
             begin_shutdown(app, "SIGHUP");
         else if (!app->stopping)
             reload(app);
@@ -627,7 +355,7 @@ static int check_filters(const app_t *app)
         const capture_source_t *src = &cfg->sources[i];
         if (capture_check_bpf(src->bpf, DLT_EN10MB, src->snaplen, err, sizeof(err)) == HA_OK)
             continue;
-        if (app->ov.bpf)
+        if (app->args.ov.bpf)
             fprintf(stderr, "hepagent: %s\n", err);
         else
             fprintf(stderr, "hepagent: config: capture[%zu].bpf: %s\n", i, err);
@@ -647,11 +375,11 @@ static int has_file_source(const config_t *cfg)
 static tls_decrypt_options_t tls_options(const app_t *app)
 {
     tls_decrypt_options_t o = app->cfg->tls_decrypt;
-    if (app->tls_cli.keylog_file_count) {
-        o.keylog_files = app->tls_cli.keylog_files;
-        o.keylog_file_count = app->tls_cli.keylog_file_count;
+    if (app->args.tls.keylog_file_count) {
+        o.keylog_files = app->args.tls.keylog_files;
+        o.keylog_file_count = app->args.tls.keylog_file_count;
     }
-    if (app->tls_cli.keylog_listen) o.keylog_listen = app->tls_cli.keylog_listen;
+    if (app->args.tls.keylog_listen) o.keylog_listen = app->args.tls.keylog_listen;
     return o;
 }
 
@@ -700,15 +428,15 @@ static int open_sources(app_t *app)
                 return EXIT_RUNTIME;
             }
         }
-        int rc = capture_open(app->loop, &app->cfg->sources[i], (uint32_t)i, app->realtime, &cb, &c,
-                              err, sizeof(err));
+        int rc = capture_open(app->loop, &app->cfg->sources[i], (uint32_t)i, app->args.realtime,
+                              &cb, &c, err, sizeof(err));
         if (rc != HA_OK) {
             log_fatal("%s", err);
             /* a filter that does not compile for this link type is the user's */
             return rc == HA_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
         }
         app->sources[app->source_count++] = c;
-        if (app->pps && capture_is_file(c) && capture_set_pps(c, app->pps) != HA_OK) {
+        if (app->args.pps && capture_is_file(c) && capture_set_pps(c, app->args.pps) != HA_OK) {
             log_fatal("out of memory");
             return EXIT_RUNTIME;
         }
@@ -759,15 +487,15 @@ static int relay_inputs(app_t *app, input_config_t **out, size_t *count)
 {
     const config_t *cfg = app->cfg;
     size_t n = 0;
-    while (app->listen && app->listen[n])
+    while (app->args.listen && app->args.listen[n])
         n++;
-    if (!app->listen) n = cfg->input_count;
+    if (!app->args.listen) n = cfg->input_count;
     *count = n;
     *out = calloc(n ? n : 1, sizeof(**out));
     if (!*out) return EXIT_RUNTIME;
     char err[HA_ERRLEN];
     for (size_t i = 0; i < n; i++) {
-        const char *url = app->listen ? app->listen[i] : cfg->inputs[i].url;
+        const char *url = app->args.listen ? app->args.listen[i] : cfg->inputs[i].url;
         const input_config_t *same = NULL;
         for (size_t k = 0; k < cfg->input_count; k++)
             if (strcmp(cfg->inputs[k].url, url) == 0) same = &cfg->inputs[k];
@@ -832,12 +560,12 @@ static int open_privileged(app_t *app)
 {
     char err[HA_ERRLEN * 2];
     /* -Z and --group replace agent.user and agent.group */
-    if (!app->priv.user && !app->priv.group) {
-        app->priv.user = app->cfg->user;
-        app->priv.group = app->cfg->group;
+    if (!app->args.priv.user && !app->args.priv.group) {
+        app->args.priv.user = app->cfg->user;
+        app->args.priv.group = app->cfg->group;
     }
     /* resolved first, so a mistyped user fails before anything opens */
-    if (privdrop_resolve(&app->priv, &app->priv_target, err, sizeof(err)) != HA_OK) {
+    if (privdrop_resolve(&app->args.priv, &app->priv_target, err, sizeof(err)) != HA_OK) {
         log_fatal("-Z: %s", err);
         return EXIT_RUNTIME;
     }
@@ -908,16 +636,16 @@ static void on_count_reached(void *ctx)
 static int open_console(app_t *app)
 {
     char err[HA_ERRLEN];
-    const trace_options_t *o = &app->trace_opts;
+    const trace_options_t *o = &app->args.trace_opts;
     int filtered = o->call_id || o->method || o->from || o->to;
-    if (app->trace || app->write_path || filtered) {
+    if (app->args.trace || app->args.write_path || filtered) {
         app->tracer = trace_new(o, stdout);
         if (!app->tracer) return EXIT_RUNTIME;
         app->pipeline.trace = app->tracer;
-        app->pipeline.print = app->trace;
+        app->pipeline.print = app->args.trace;
     }
-    if (app->write_path) {
-        app->frames_out = pcap_out_open(app->write_path, err, sizeof(err));
+    if (app->args.write_path) {
+        app->frames_out = pcap_out_open(app->args.write_path, err, sizeof(err));
         if (!app->frames_out) {
             log_fatal("-w: %s", err);
             return EXIT_RUNTIME;
@@ -926,22 +654,22 @@ static int open_console(app_t *app)
         if (!app->keeper) return EXIT_RUNTIME;
         app->pipeline.keeper = app->keeper;
         /* a redacted or relayed message has no frames of its own to write */
-        if (app->listen || app->cfg->input_count || config_redacts(app->cfg)) {
+        if (app->args.listen || app->cfg->input_count || config_redacts(app->cfg)) {
             app->synth = msgframe_new(app->frames_out);
             if (!app->synth) return EXIT_RUNTIME;
             app->pipeline.synth = app->synth;
         }
     }
-    if (app->hep_pcap_path) {
-        app->hep_out = pcap_out_open(app->hep_pcap_path, err, sizeof(err));
+    if (app->args.hep_pcap_path) {
+        app->hep_out = pcap_out_open(app->args.hep_pcap_path, err, sizeof(err));
         if (!app->hep_out) {
             log_fatal("--hep-pcap: %s", err);
             return EXIT_RUNTIME;
         }
         sender_set_hep_pcap(app->sender, app->hep_out);
     }
-    if (app->count) {
-        app->pipeline.limit = app->count;
+    if (app->args.count) {
+        app->pipeline.limit = app->args.count;
         app->pipeline.on_limit = on_count_reached;
         app->pipeline.limit_ctx = app;
     }
@@ -950,7 +678,8 @@ static int open_console(app_t *app)
 
 static void close_console(app_t *app)
 {
-    if (app->tracer && app->trace && app->trace_opts.call_summary) trace_print_calls(app->tracer);
+    if (app->tracer && app->args.trace && app->args.trace_opts.call_summary)
+        trace_print_calls(app->tracer);
     fflush(stdout);
     frame_keeper_free(app->keeper);
     msgframe_free(app->synth);
@@ -983,15 +712,11 @@ static void cleanup(app_t *app)
     close_console(app);
     pipeline_free(&app->pipeline);
     keylog_free(app->keys); /* after the pipeline, whose sessions wipe their secrets */
-    free(app->tls_cli.keylog_files);
     config_free(app->cfg);
     free(app->relay);
     dedup_free(app->dedup);
-    free((void *)app->listen);
     free(app->sources);
-    free((void *)app->ov.interfaces);
-    free((void *)app->ov.files);
-    if (app->ov.collectors && app->ov.collectors[0]) free((void *)app->ov.collectors);
+    cli_args_free(&app->args);
 }
 
 static void on_summary_timer(uv_timer_t *t)
@@ -1016,35 +741,40 @@ static void start_summary(app_t *app)
 int main(int argc, char **argv)
 {
     static app_t app;
-    char *bpf_words = NULL;
     char err[HA_ERRLEN * 2];
     app.notify.fd = -1;
-    int rc = parse_args(&app, argc, argv, &bpf_words);
-    if (rc != EXIT_OK) goto out;
-    if (app.use_syslog)
+    static const int exits[] = {[CLI_RUN] = EXIT_OK,
+                                [CLI_DONE] = EXIT_OK,
+                                [CLI_USAGE_ERROR] = EXIT_USAGE,
+                                [CLI_NO_MEMORY] = EXIT_RUNTIME};
+    cli_result_t parsed = cli_parse(&app.args, argc, argv);
+    int rc = exits[parsed];
+    if (parsed != CLI_RUN) goto out;
+    if (app.args.use_syslog)
         log_set_output(LOG_TO_SYSLOG);
     else if (log_stderr_is_journal())
         log_set_output(LOG_TO_JOURNAL);
 
     /* a relay given no capture source captures nothing */
-    app.relay_only = app.listen && !app.config_path && !app.ov.interfaces && !app.ov.files;
-    if (!app.config_path) app.config_path = config_default_path();
-    if (config_load(app.config_path, &app.ov, &app.cfg, err, sizeof(err)) != HA_OK) {
+    app.relay_only =
+        app.args.listen && !app.args.config_path && !app.args.ov.interfaces && !app.args.ov.files;
+    if (!app.args.config_path) app.args.config_path = config_default_path();
+    if (config_load(app.args.config_path, &app.args.ov, &app.cfg, err, sizeof(err)) != HA_OK) {
         log_fatal("%s", err);
         rc = EXIT_USAGE;
         goto out;
     }
-    if (app.check_only) {
+    if (app.args.check_only) {
         rc = check_config(&app);
         goto out;
     }
     if ((rc = check_filters(&app)) != EXIT_OK) goto out;
-    if (app.pps && !has_file_source(app.cfg)) {
+    if (app.args.pps && !has_file_source(app.cfg)) {
         fprintf(stderr, "hepagent: --pps paces capture files (-r); there is none\n");
         rc = EXIT_USAGE;
         goto out;
     }
-    if (log_get_level() != LOG_DEBUG) log_set_level(app.quiet ? LOG_WARN : app.cfg->log_level);
+    if (log_get_level() != LOG_DEBUG) log_set_level(app.args.quiet ? LOG_WARN : app.cfg->log_level);
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     signal(SIGPIPE, SIG_IGN);
 
@@ -1109,6 +839,5 @@ int main(int argc, char **argv)
 out:
     cleanup(&app);
     sdnotify_close(&app.notify);
-    free(bpf_words);
     return rc;
 }

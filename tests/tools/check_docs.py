@@ -7,7 +7,7 @@ that print-out, so no option or key can go undocumented:
   options|config` (between their "generated" markers);
 * both man pages render with groff without a warning, and every option of
   --help and every key of --help-config is in them;
-* every option main.c handles has a row in the table (agent/cli.c), and
+* every option cli_parse handles has a row in the table (agent/cli.c), and
   every row is handled.
 
 Usage: check_docs.py BUILD_DIR [--update]   (--update rewrites README.md)"""
@@ -72,16 +72,16 @@ def man_pages(build):
 
 
 def handled_options():
-    """The options table's rows against main.c's switch."""
-    rows = re.findall(r'^\s*\{"([a-z-]+)",\s*([^,]+),', (REPO / "agent/cli.c").read_text(), re.M)
-    main = (REPO / "agent/main.c").read_text()
-    body = main[main.index("static int parse_args"):]
+    """The options table's rows against cli_parse's switch."""
+    cli = (REPO / "agent/cli.c").read_text()
+    rows = re.findall(r'^\s*\{"([a-z-]+)",\s*([^,]+),', cli, re.M)
+    body = cli[cli.index("cli_result_t cli_parse("):]
     body = body[: body.index("\n}\n")]
     cases = set(re.findall(r"case ([A-Z_]+|'.'):", body))
     keys = {key.strip() for _, key in rows}
-    errors = [f"agent/cli.c: --{name} ({key.strip()}) is not handled in main.c"
+    errors = [f"agent/cli.c: --{name} ({key.strip()}) is not handled in cli_parse"
               for name, key in rows if key.strip() not in cases]
-    errors += [f"main.c handles {case}, which has no row in agent/cli.c"
+    errors += [f"cli_parse handles {case}, which has no row in agent/cli.c"
                for case in sorted(cases - keys - {"':'"})]
     return errors
 
