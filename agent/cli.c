@@ -423,6 +423,7 @@ cli_result_t cli_parse(cli_args_t *a, int argc, char **argv)
             a->print_stats = 1;
             break;
         case 'v':
+            a->verbose = 1;
             log_set_level(LOG_DEBUG);
             break;
         case 'A':

@@ -559,7 +559,7 @@ static const cfg_key_t agent_keys[] = {
      FIELD(config_t, log_level),
      .choices = log_levels,
      .def = LOG_INFO,
-     .help = "log threshold"},
+     .help = "log threshold (-v and -q override it, reloads included)"},
     {.name = "shutdown_timeout_ms",
      .type = CFG_UINT,
      FIELD(config_t, shutdown_timeout_ms),

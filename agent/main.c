@@ -71,6 +71,13 @@ typedef struct app {
     keylog_t *keys;
 } app_t;
 
+/* -v beats -q beats the config's log_level, at start and at every reload. */
+static log_level_t log_level_of(const app_t *app, const config_t *cfg)
+{
+    if (app->args.verbose) return LOG_DEBUG;
+    return app->args.quiet ? LOG_WARN : cfg->log_level;
+}
+
 /* ---- stats ------------------------------------------------------------- */
 
 /* Every counter of every module, through one visitor. */
@@ -290,7 +297,7 @@ static int reload_config(app_t *app, char *err, size_t errlen)
     }
     if (memcmp(&app->cfg->media, &next->media, sizeof(next->media)) != 0)
         log_warn("reload: media settings changed; they apply after a restart");
-    log_set_level(next->log_level);
+    log_set_level(log_level_of(app, next));
     pipeline_set_config(&app->pipeline, next);
     if (app->relay) app->relay->cfg = next;
     if (!app->args.listen && !inputs_equal(app->cfg, next))
@@ -774,7 +781,7 @@ int main(int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
-    if (log_get_level() != LOG_DEBUG) log_set_level(app.args.quiet ? LOG_WARN : app.cfg->log_level);
+    log_set_level(log_level_of(&app, app.cfg));
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     signal(SIGPIPE, SIG_IGN);
 

@@ -72,6 +72,7 @@ typedef struct cli_args {
     int use_syslog;
     int print_stats;
     int check_only;
+    int verbose; /* -v: debug, whatever the config's log_level says */
     /* the console: -A, -w, --hep-pcap and their filters */
     int trace;
     int quiet;

@@ -11,7 +11,8 @@ source "$(dirname "$0")/lib.sh" "$@"
 #   3. bad CIDR, SIGHUP     -> error naming rules[0].hosts[0]; still only B's
 #   4. invalid JSON, SIGHUP -> error naming the file; still only B's
 #   5. rule = A, SIGHUP     -> a later valid reload still works; only A's
-# then SIGTERM: exit status 0. Every phase ends with a "fence" message to the
+# then SIGTERM: exit status 0. Last, -v outlives reloads: a config saying
+# log_level "error", reloaded twice, still logs at debug. Every phase ends with a "fence" message to the
 # port that should be sent; once it is at the sink, everything sent before it
 # has gone through hepagent (capture and the queue keep their order), so no
 # phase relies on sleeping.
@@ -196,4 +197,26 @@ if [ "$TOTAL" != "$WANT" ] || [ "$(sort "$SEEN" | uniq -d | wc -l)" != 0 ]; then
     fail "the sink holds $TOTAL HEP packets (want $WANT distinct Call-IDs)"
 fi
 sed 's/^/   agent log: /' "$LOG"
+
+# ---- -v outlives a reload --------------------------------------------------
+
+sed 's/"log_level": "info"/"log_level": "error"/' "$WORK/cfg-a.json" >"$WORK/cfg-quiet.json"
+install_config "$WORK/cfg-quiet.json"
+start_sink reload -u 0
+LOG=$WORK/agent-v.log
+"$HEPAGENT" -v -i lo -c "$CFG" 2>"$LOG" &
+AGENT_PID=$!
+E2E_PIDS+=("$AGENT_PID")
+wait_log "^hepagent: info: capturing on" 1 5
+for n in 1 2; do
+    kill -HUP "$AGENT_PID"
+    wait_log "^hepagent: info: reloaded " "$n" 5
+done
+kill -TERM "$AGENT_PID"
+wait_exit "$AGENT_PID" 10 || { cat "$LOG" >&2; fail "hepagent -v still running 10 s after SIGTERM"; }
+AGENT_PID=
+stop_sink
+grep -q "^hepagent: debug: stopping: SIGTERM" "$LOG" ||
+    { cat "$LOG" >&2; fail "after two reloads of a log_level \"error\" config, -v no longer logs debug"; }
+note "-v: info and debug lines logged through two reloads of a log_level \"error\" config"
 note "PASS: reloads took effect, failed reloads kept the old rules, exit 0 ($(printf '%.1f' "$(echo "$(date +%s.%N) - $T0" | bc)") s)"
