@@ -247,6 +247,11 @@ static void media_call_free(media_t *m, media_call_t *c)
     lru_unlink(c->end ? &m->ending : &m->idle, &c->lru);
     m->calls--;
     m->bytes -= sizeof(*c) + c->call_id_len;
+    if (c->offer) {
+        m->offers--;
+        m->bytes -= sizeof(*c->offer);
+        free(c->offer);
+    }
     free(c);
 }
 
@@ -392,6 +397,41 @@ static int media_offer_answer_method(ha_bytes_t method)
            sip_token_equals(method, "UPDATE") || sip_token_equals(method, "PRACK");
 }
 
+/* One party's SDP: each m= line updates its stream; streams of m= lines
+ * the SDP no longer has end. */
+static void media_apply(media_t *m, media_call_t *c, int party, const sdp_t *sdp)
+{
+    for (int i = 0; i < SDP_MAX_MEDIA; i++) {
+        if (i < sdp->media_count) {
+            media_stream_apply(m, c, party, i, &sdp->media[i]);
+        } else {
+            media_stream_t *s = media_stream_of(c, party, i);
+            if (!s) continue;
+            m->stats.streams_ended++; /* the m= line is gone */
+            media_stream_free(m, s, MEDIA_FLOWS_LATER);
+        }
+    }
+}
+
+/* Keeps a re-offer until its answer (the newest offer of the call wins).
+ * 0 when MEDIA_MAX_OFFERS are held or there is no memory: then it applies
+ * at once, as an accepted one would. */
+static int media_offer_hold(media_t *m, media_call_t *c, uint8_t party, const sip_msg_t *sip,
+                            const sdp_t *sdp)
+{
+    if (!c->offer) {
+        if (m->offers >= MEDIA_MAX_OFFERS || !(c->offer = malloc(sizeof(*c->offer)))) return 0;
+        m->offers++;
+        m->bytes += sizeof(*c->offer);
+    }
+    c->offer->cseq = sip->cseq_number;
+    c->offer->party = party;
+    c->offer->update = sip_token_equals(sip->method, "UPDATE");
+    c->offer->sdp = *sdp;
+    m->stats.offers_deferred++;
+    return 1;
+}
+
 /* The SDP of a message that may carry an offer or an answer. */
 static void media_learn(media_t *m, media_call_t **call, const uint8_t *data, size_t len,
                         const sip_msg_t *sip)
@@ -426,16 +466,34 @@ static void media_learn(media_t *m, media_call_t **call, const uint8_t *data, si
         m->stats.parties_refused++;
         return;
     }
-    for (int i = 0; i < SDP_MAX_MEDIA; i++) {
-        if (i < sdp.media_count) {
-            media_stream_apply(m, c, party, i, &sdp.media[i]);
-        } else {
-            media_stream_t *s = media_stream_of(c, party, i);
-            if (!s) continue;
-            m->stats.streams_ended++; /* the m= line is gone */
-            media_stream_free(m, s, MEDIA_FLOWS_LATER);
-        }
+    if (c->established && sip->is_request &&
+        (sip_token_equals(method, "INVITE") || sip_token_equals(method, "UPDATE")) &&
+        media_offer_hold(m, c, (uint8_t)party, sip, &sdp))
+        return;
+    media_apply(m, c, party, &sdp);
+}
+
+/* Settles the call's re-offer with a message of its transaction: a 2xx
+ * applies it (before the answer it carries), a final error drops it, and an
+ * ACK of the same CSeq applies it when the 2xx was not captured. */
+static void media_offer_settle(media_t *m, media_call_t *c, const sip_msg_t *sip)
+{
+    media_offer_t *o = c->offer;
+    if (!o || sip->cseq_number != o->cseq) return;
+    if (sip->is_request) {
+        if (o->update || !sip_token_equals(sip->method, "ACK")) return;
+    } else {
+        if (!sip_token_equals(sip->cseq_method, o->update ? "UPDATE" : "INVITE")) return;
+        if (sip->status < 200) return;
     }
+    c->offer = NULL;
+    m->offers--;
+    m->bytes -= sizeof(*o);
+    if (!sip->is_request && sip->status >= 300)
+        m->stats.offers_rejected++;
+    else
+        media_apply(m, c, o->party, &o->sdp);
+    free(o);
 }
 
 void media_sip(media_t *m, const uint8_t *data, size_t len, const sip_msg_t *sip, uint64_t ts_sec,
@@ -444,6 +502,7 @@ void media_sip(media_t *m, const uint8_t *data, size_t len, const sip_msg_t *sip
     media_tick(m, ts_sec, ts_usec);
     if (!sip->call_id.len) return;
     media_call_t *c = media_call_find(m, sip->call_id);
+    if (c) media_offer_settle(m, c, sip);
     media_learn(m, &c, data, len, sip);
     if (!c) return;
     media_heard(m, c);

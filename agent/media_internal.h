@@ -11,6 +11,7 @@ enum {
     MEDIA_TOUCH_US = 100000, /* an active call moves to the idle list's tail every 0.1 s */
     MEDIA_MIN_BUCKETS = 1024,
     MEDIA_MAX_PENDING = 1024, /* flows waiting for their end; beyond, they end at once */
+    MEDIA_MAX_OFFERS = 4096,  /* re-offers held (4 KiB each); beyond, they apply at once */
 };
 
 typedef struct media_call media_call_t;
@@ -48,6 +49,16 @@ typedef enum {
     MEDIA_END_REJECTED
 } media_end_t;
 
+/* A re-offer of an established call (re-INVITE or UPDATE with SDP): its
+ * streams change only when a 2xx (or, that missed, the ACK) accepts it; a
+ * final error leaves them as they were, as RFC 3261 §14.1 says. */
+typedef struct media_offer {
+    uint32_t cseq;
+    uint8_t party;
+    uint8_t update; /* UPDATE rather than INVITE */
+    sdp_t sdp;
+} media_offer_t;
+
 struct media_call {
     media_call_t *next; /* bucket chain */
     lru_node_t lru;     /* in the idle list, or in the ending list once end is set */
@@ -61,6 +72,7 @@ struct media_call {
     uint64_t tags[MEDIA_MAX_PARTIES]; /* hashes of the parties' tags */
     media_stream_t *streams;
     uint32_t stream_count;
+    media_offer_t *offer; /* a re-offer waiting for its answer, or NULL */
     uint16_t call_id_len;
     uint8_t call_id[];
 };
@@ -91,6 +103,7 @@ struct media {
     lru_list_t idle, ending;
     media_pending_t *pending; /* MEDIA_MAX_PENDING entries, allocated on first use */
     size_t npending;
+    size_t offers; /* re-offers held */
     uint64_t now_us, next_due_us;
     char json[RTCP_JSON_MAX];
 };

@@ -71,6 +71,8 @@ typedef struct media_sink {
     X(streams_unaddressed, "m= lines without a usable address (host name, none), not tracked")     \
     X(endpoints_shared, "endpoints another call announced too (told apart by the other end)")      \
     X(parties_refused, "SDP of a fifth party (fork) of one call, not tracked")                     \
+    X(offers_deferred, "re-offers (re-INVITE, UPDATE) of established calls held until accepted")   \
+    X(offers_rejected, "re-offers a final error answered: the streams stay as they were")          \
     X(call_id_too_long, "calls whose Call-ID is longer than 256 bytes, not tracked")               \
     X(rtp_packets, "RTP packets of tracked calls")                                                 \
     X(rtcp_packets, "RTCP packets of tracked calls")                                               \

@@ -548,6 +548,27 @@ def reinvite_move():
 
 
 @case
+def reinvite_rejected():
+    def media(m, call, t0):
+        sa, sb = two_way(m, t0, A_RTP, B_RTP, 120, "rejected")
+        # at 1 s the callee re-INVITEs with a new port; the caller refuses it
+        # (488), so the media stay where they were
+        t_offer = sa.plan[50]["t"] - 5000
+        m.sip(t_offer, call, call.callee, call.caller,
+              call.from_callee(call.request("INVITE", sdp(BOB, 2100, audio(3500)))))
+        m.sip(t_offer + 20000, call, call.caller, call.callee,
+              call.from_callee(call.response("INVITE", 488, "Not Acceptable Here")))
+        m.sip(t_offer + 21000, call, call.callee, call.caller,
+              call.from_callee(call.request("ACK")))
+        sa.send(m)
+        sb.send(m)
+        return max(sa.end_us(), sb.end_us())
+    return basic_call("reinvite_rejected", "G.711: the callee's re-INVITE offers port 3500 "
+                      "mid-call and the caller refuses it (488): RTP stays on 3456 both ways, "
+                      "one stream per direction.", audio(49170), audio(3456), media)
+
+
+@case
 def hold():
     def media(m, call, t0):
         sa, sb = two_way(m, t0, A_RTP, B_RTP, 150, "hold")

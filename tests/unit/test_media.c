@@ -228,9 +228,10 @@ static void test_nat_and_codec_from_rtpmap(void **state)
     media_free(m);
 }
 
-/* A re-INVITE moves the callee's port, the caller holds with 0.0.0.0 and
- * resumes within the grace time, then holds for longer. Flows to an endpoint
- * that went away end grace_ms (2 s here) later: swept at the edge. */
+/* A re-INVITE moves the callee's port once its 200 OK accepts it, the
+ * caller holds with 0.0.0.0 and resumes within the grace time, then holds
+ * for longer. Flows to an endpoint that went away end grace_ms (2 s here)
+ * later: swept at the edge. */
 static void test_reinvite_moves_port_and_hold(void **state)
 {
     (void)state;
@@ -242,9 +243,13 @@ static void test_reinvite_moves_port_and_hold(void **state)
     sip(m, "SIP/2.0 200 OK", "move", "ta", "tb", "1 INVITE",
         audio_sdp(sb, sizeof(sb), "10.0.0.2", 5000, ""), 0);
     talk(m, "10.0.0.1", 4000, "10.0.0.2", 5000, now_sec + 1);
-    /* at 2 s the callee re-INVITEs with a new port */
+    /* at 2 s the callee re-INVITEs with a new port: it moves at the 200 OK */
     sip(m, "INVITE sip:a@x SIP/2.0", "move", "tb", "ta", "2 INVITE",
         audio_sdp(sb, sizeof(sb), "10.0.0.2", 5002, ""), 2000000);
+    assert_int_equal(media_get_stats(m)->streams_moved, 0);
+    assert_int_equal(media_get_stats(m)->offers_deferred, 1);
+    sip(m, "SIP/2.0 200 OK", "move", "tb", "ta", "2 INVITE",
+        audio_sdp(sa, sizeof(sa), "10.0.0.1", 4000, ""), 2000000);
     assert_int_equal(media_get_stats(m)->streams_moved, 1);
     /* a packet still in flight to the old port counts in its stream */
     assert_int_equal(rtp(m, "10.0.0.1", 4000, "10.0.0.2", 5000, 0, 50, 0xa, now_sec + 2, 10000), 1);
@@ -265,10 +270,14 @@ static void test_reinvite_moves_port_and_hold(void **state)
      * but it resumes at 6 s and the stream goes on */
     sip(m, "INVITE sip:b@y SIP/2.0", "move", "ta", "tb", "3 INVITE",
         audio_sdp(sa, sizeof(sa), "0.0.0.0", 4000, "a=sendonly\r\n"), 5000000);
+    sip(m, "SIP/2.0 200 OK", "move", "ta", "tb", "3 INVITE",
+        audio_sdp(sb, sizeof(sb), "10.0.0.2", 5002, "a=recvonly\r\n"), 5000000);
     assert_int_equal(media_get_stats(m)->streams_ended, 1);
     assert_int_equal(media_streams(m), 1);
     sip(m, "INVITE sip:b@y SIP/2.0", "move", "ta", "tb", "4 INVITE",
         audio_sdp(sa, sizeof(sa), "10.0.0.1", 4000, ""), 6000000);
+    sip(m, "SIP/2.0 200 OK", "move", "ta", "tb", "4 INVITE",
+        audio_sdp(sb, sizeof(sb), "10.0.0.2", 5002, ""), 6000000);
     assert_int_equal(media_streams(m), 2);
     media_tick(m, now_sec + 7, 500000);
     assert_int_equal(k.finals, 1);
@@ -276,6 +285,8 @@ static void test_reinvite_moves_port_and_hold(void **state)
     /* at 8 s it holds again and stays: at 10 s the flow to it ends */
     sip(m, "INVITE sip:b@y SIP/2.0", "move", "ta", "tb", "5 INVITE",
         audio_sdp(sa, sizeof(sa), "0.0.0.0", 4000, "a=sendonly\r\n"), 8000000);
+    sip(m, "SIP/2.0 200 OK", "move", "ta", "tb", "5 INVITE",
+        audio_sdp(sb, sizeof(sb), "10.0.0.2", 5002, "a=recvonly\r\n"), 8000000);
     media_tick(m, now_sec + 9, 999999);
     assert_int_equal(k.finals, 1);
     media_tick(m, now_sec + 10, 0);
@@ -283,16 +294,97 @@ static void test_reinvite_moves_port_and_hold(void **state)
     assert_int_equal(k.last.dst_port, 4000);
     assert_int_equal(k.last.reason, QOS_REASON_FLOW_END);
 
-    /* an answer with port 0 ends the callee's stream too: nothing is left,
-     * the call ends and its last stream with it */
-    sip(m, "SIP/2.0 200 OK", "move", "ta", "tb", "5 INVITE",
+    /* an UPDATE with port 0 ends the callee's stream too, once accepted:
+     * nothing is left, the call ends and its last stream with it */
+    sip(m, "UPDATE sip:a@x SIP/2.0", "move", "tb", "ta", "6 UPDATE",
         audio_sdp(sb, sizeof(sb), "10.0.0.2", 0, ""), 10500000);
+    assert_int_equal(media_streams(m), 1);
+    sip(m, "SIP/2.0 200 OK", "move", "tb", "ta", "6 UPDATE", NULL, 10500000);
     assert_int_equal(media_streams(m), 0);
     assert_int_equal(media_calls(m), 0);
     assert_int_equal(k.finals, 3);
     assert_int_equal(k.last.reason, QOS_REASON_CALL_END);
     assert_int_equal(k.last.dst_port, 5002);
     media_free(m);
+}
+
+/* A re-offer that a final error answers (488, 491) changes nothing: the
+ * media keep flowing where they were and their streams go on whole. One
+ * whose 2xx was not captured takes effect at its ACK. */
+static void test_reoffer_rejected(void **state)
+{
+    (void)state;
+    sink_t k = {0};
+    media_t *m = make(&k, 100);
+    char sa[512], sb[512];
+    sip(m, "INVITE sip:b@y SIP/2.0", "rej", "ta", NULL, "1 INVITE",
+        audio_sdp(sa, sizeof(sa), "10.0.0.1", 4000, ""), 0);
+    sip(m, "SIP/2.0 200 OK", "rej", "ta", "tb", "1 INVITE",
+        audio_sdp(sb, sizeof(sb), "10.0.0.2", 5000, ""), 0);
+    talk(m, "10.0.0.1", 4000, "10.0.0.2", 5000, now_sec + 1);
+    /* the callee offers a new port; the caller refuses it */
+    sip(m, "INVITE sip:a@x SIP/2.0", "rej", "tb", "ta", "2 INVITE",
+        audio_sdp(sb, sizeof(sb), "10.0.0.2", 5002, ""), 2000000);
+    sip(m, "SIP/2.0 100 Trying", "rej", "tb", "ta", "2 INVITE", NULL, 2000000);
+    assert_int_equal(rtp(m, "10.0.0.1", 4000, "10.0.0.2", 5000, 0, 50, 0xa, now_sec + 2, 10000), 1);
+    sip(m, "SIP/2.0 488 Not Acceptable Here", "rej", "tb", "ta", "2 INVITE", NULL, 2020000);
+    sip(m, "ACK sip:a@x SIP/2.0", "rej", "tb", "ta", "2 ACK", NULL, 2021000);
+    const media_stats_t *st = media_get_stats(m);
+    assert_int_equal(st->offers_deferred, 1);
+    assert_int_equal(st->offers_rejected, 1);
+    assert_int_equal(st->streams_moved, 0);
+    assert_int_equal(st->calls_rejected, 0); /* an established call goes on */
+    /* the media stay where they were, long past the grace time */
+    for (uint16_t i = 0; i < 5; i++)
+        assert_int_equal(
+            rtp(m, "10.0.0.1", 4000, "10.0.0.2", 5000, 0, 51 + i, 0xa, now_sec + 3 + i, 0), 1);
+    assert_int_equal(k.finals, 0);
+    assert_int_equal(st->flows_ended, 0);
+
+    /* a glare: the UPDATE is refused with 491, then the caller's own
+     * re-INVITE is accepted; the newest offer is the one that counts */
+    sip(m, "UPDATE sip:a@x SIP/2.0", "rej", "tb", "ta", "3 UPDATE",
+        audio_sdp(sb, sizeof(sb), "10.0.0.2", 5004, ""), 9000000);
+    sip(m, "SIP/2.0 491 Request Pending", "rej", "tb", "ta", "3 UPDATE", NULL, 9000000);
+    assert_int_equal(st->offers_rejected, 2);
+    /* the callee's INVITE whose 200 OK the capture missed: its ACK applies it */
+    sip(m, "INVITE sip:a@x SIP/2.0", "rej", "tb", "ta", "4 INVITE",
+        audio_sdp(sb, sizeof(sb), "10.0.0.2", 5006, ""), 9500000);
+    assert_int_equal(st->streams_moved, 0);
+    sip(m, "ACK sip:a@x SIP/2.0", "rej", "tb", "ta", "4 ACK", NULL, 9600000);
+    assert_int_equal(st->streams_moved, 1);
+    assert_int_equal(rtp(m, "10.0.0.1", 4000, "10.0.0.2", 5006, 0, 57, 0xa, now_sec + 10, 0), 1);
+    media_finish(m);
+    /* 4000->5000 (56 packets), 5000->4000, 4000->5006 */
+    assert_int_equal(k.finals, 3);
+    media_free(m);
+}
+
+/* Re-offers held at once are bounded: beyond MEDIA_MAX_OFFERS (4096) they
+ * apply when seen, as before the answer was awaited. */
+static void test_reoffer_bound(void **state)
+{
+    (void)state;
+    sink_t k = {0};
+    media_t *m = make(&k, 10000);
+    char sa[512], sb[512], id[32];
+    const unsigned calls = 4100;
+    for (unsigned i = 0; i < calls; i++) {
+        snprintf(id, sizeof(id), "bound-%u", i);
+        char a[16], b[16];
+        snprintf(a, sizeof(a), "10.1.%u.%u", i / 250, i % 250 + 1);
+        snprintf(b, sizeof(b), "10.2.%u.%u", i / 250, i % 250 + 1);
+        sip(m, "INVITE sip:b@y SIP/2.0", id, "ta", NULL, "1 INVITE",
+            audio_sdp(sa, sizeof(sa), a, 4000, ""), 0);
+        sip(m, "SIP/2.0 200 OK", id, "ta", "tb", "1 INVITE", audio_sdp(sb, sizeof(sb), b, 5000, ""),
+            0);
+        sip(m, "INVITE sip:a@x SIP/2.0", id, "tb", "ta", "2 INVITE",
+            audio_sdp(sb, sizeof(sb), b, 5002, ""), 1000);
+    }
+    const media_stats_t *st = media_get_stats(m);
+    assert_int_equal(st->offers_deferred, 4096);
+    assert_int_equal(st->streams_moved, calls - 4096);
+    media_free(m); /* ASan: the held offers are freed with their calls */
 }
 
 static void test_endings(void **state)
@@ -494,6 +586,8 @@ int main(void)
         cmocka_unit_test(test_call_bye),
         cmocka_unit_test(test_nat_and_codec_from_rtpmap),
         cmocka_unit_test(test_reinvite_moves_port_and_hold),
+        cmocka_unit_test(test_reoffer_rejected),
+        cmocka_unit_test(test_reoffer_bound),
         cmocka_unit_test(test_endings),
         cmocka_unit_test(test_rtcp_mux_ipv6_and_attribute),
         cmocka_unit_test(test_srtp_and_forks),
