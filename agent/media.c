@@ -497,7 +497,7 @@ static void media_offer_settle(media_t *m, media_call_t *c, const sip_msg_t *sip
 }
 
 void media_sip(media_t *m, const uint8_t *data, size_t len, const sip_msg_t *sip, uint64_t ts_sec,
-               uint32_t ts_usec)
+               uint32_t ts_usec, uint32_t tag)
 {
     media_tick(m, ts_sec, ts_usec);
     if (!sip->call_id.len) return;
@@ -505,6 +505,7 @@ void media_sip(media_t *m, const uint8_t *data, size_t len, const sip_msg_t *sip
     if (c) media_offer_settle(m, c, sip);
     media_learn(m, &c, data, len, sip);
     if (!c) return;
+    c->tag = tag;
     media_heard(m, c);
     if (sip->is_request) {
         if (sip_token_equals(sip->method, "BYE")) media_call_end(m, c, MEDIA_END_BYE);
@@ -554,7 +555,8 @@ static void media_rtcp(media_t *m, const packet_t *pkt, const media_stream_t *s)
         rtcp_to_json(pkt->payload, pkt->payload_len, m->json, sizeof(m->json), &n, &info);
     m->stats.rtcp[r]++;
     if (r == RTCP_RESULT_ok && m->sink.rtcp)
-        m->sink.rtcp(m->sink.ctx, pkt, (ha_bytes_t){c->call_id, c->call_id_len}, m->json, n, &info);
+        m->sink.rtcp(m->sink.ctx, pkt, (ha_bytes_t){c->call_id, c->call_id_len}, c->tag, m->json, n,
+                     &info);
 }
 
 int media_packet(media_t *m, const packet_t *pkt)
@@ -596,7 +598,7 @@ int media_packet(media_t *m, const packet_t *pkt)
     }
     const sdp_rtpmap_t *map = media_rtpmap(s, h.payload_type);
     qos_rtp(m->qos, pkt, &h, c->call_id, c->call_id_len, map ? map->clock_rate : 0,
-            map ? map->codec : NULL);
+            map ? map->codec : NULL, c->tag);
     return 1;
 }
 

@@ -73,6 +73,7 @@ struct media_call {
     media_stream_t *streams;
     uint32_t stream_count;
     media_offer_t *offer; /* a re-offer waiting for its answer, or NULL */
+    uint32_t tag;         /* media_sip's, from the call's latest SIP message */
     uint16_t call_id_len;
     uint8_t call_id[];
 };

@@ -52,7 +52,8 @@ static ha_bytes_t pipeline_text(const char *s)
 }
 
 /* What identifies the agent in a HEP packet: capture id, auth key, node name
- * (a rule may set its own for the SIP it sends; media uses the agent's). */
+ * (a rule may set its own for the SIP it sends, and for the media of the
+ * calls whose SIP it sent). */
 typedef struct {
     uint32_t capture_id;
     ha_bytes_t auth_key, node_name;
@@ -83,16 +84,47 @@ static void pipeline_hep_common(hep_msg_t *msg, const packet_t *pkt, uint8_t pro
     msg->node_name = id->node_name;
 }
 
-/* The agent's own identity (the media packets'). */
-static pipeline_ident_t pipeline_agent_ident(const pipeline_t *p)
+/* The identity a rule gives what it sends (NULL: the agent's own). */
+static pipeline_ident_t pipeline_rule_ident(const pipeline_t *p, const rule_t *rule)
 {
-    return (pipeline_ident_t){p->cfg->capture_id, pipeline_text(p->cfg->auth_key),
-                              pipeline_text(p->cfg->node_name)};
+    const config_t *cfg = p->cfg;
+    if (!rule)
+        return (pipeline_ident_t){cfg->capture_id, pipeline_text(cfg->auth_key),
+                                  pipeline_text(cfg->node_name)};
+    return (pipeline_ident_t){
+        .capture_id = rule->has_capture_id ? rule->capture_id : cfg->capture_id,
+        .auth_key = rule->strip_auth_key
+                        ? (ha_bytes_t){NULL, 0}
+                        : pipeline_text(rule->auth_key ? rule->auth_key : cfg->auth_key),
+        .node_name = pipeline_text(rule->node_name ? rule->node_name : cfg->node_name)};
+}
+
+/* A call's media carry the identity of the rule that sent its latest SIP
+ * message: media.c keeps the rule as a tag, its index in the config of one
+ * generation. After a reload an older tag names no rule (the agent's own
+ * identity) until the call's next message. */
+enum { PIPELINE_TAG_RULE_BITS = 20 };
+
+static uint32_t pipeline_media_tag(const pipeline_t *p, const rule_t *rule)
+{
+    size_t index = (size_t)(rule - p->cfg->rules.items);
+    if (index + 1 >= (1u << PIPELINE_TAG_RULE_BITS)) return 0;
+    return p->generation << PIPELINE_TAG_RULE_BITS | (uint32_t)(index + 1);
+}
+
+static pipeline_ident_t pipeline_tag_ident(const pipeline_t *p, uint32_t tag)
+{
+    uint32_t index = tag & ((1u << PIPELINE_TAG_RULE_BITS) - 1);
+    int current =
+        tag >> PIPELINE_TAG_RULE_BITS == (p->generation & (UINT32_MAX >> PIPELINE_TAG_RULE_BITS));
+    const rule_t *rule =
+        current && index && index <= p->cfg->rules.count ? &p->cfg->rules.items[index - 1] : NULL;
+    return pipeline_rule_ident(p, rule);
 }
 
 /* An RTCP compound of a tracked call: HEP type 5 with the packet's own
  * addresses, the call's Call-ID. */
-static void pipeline_media_rtcp(void *ctx, const packet_t *pkt, ha_bytes_t call_id,
+static void pipeline_media_rtcp(void *ctx, const packet_t *pkt, ha_bytes_t call_id, uint32_t tag,
                                 const char *json, size_t json_len, const rtcp_info_t *info)
 {
     pipeline_t *p = ctx;
@@ -100,7 +132,7 @@ static void pipeline_media_rtcp(void *ctx, const packet_t *pkt, ha_bytes_t call_
     if (!p->sender) return;
     hep_msg_t msg;
     memset(&msg, 0, sizeof(msg));
-    pipeline_ident_t id = pipeline_agent_ident(p);
+    pipeline_ident_t id = pipeline_tag_ident(p, tag);
     pipeline_hep_common(&msg, pkt, HEP_PROTO_TYPE_RTCP, &id, pkt->ts_sec, pkt->ts_usec);
     msg.correlation_id = call_id;
     msg.payload = (ha_bytes_t){(const uint8_t *)json, json_len};
@@ -121,7 +153,7 @@ static void pipeline_media_qos(void *ctx, const qos_report_t *r)
     memcpy(msg.dst_addr, r->dst_addr, sizeof(msg.dst_addr));
     msg.src_port = r->src_port;
     msg.dst_port = r->dst_port;
-    pipeline_ident_t id = pipeline_agent_ident(p);
+    pipeline_ident_t id = pipeline_tag_ident(p, r->tag);
     pipeline_hep_common(&msg, NULL, HEP_PROTO_TYPE_QOS, &id, r->ts_sec, r->ts_usec);
     msg.correlation_id = (ha_bytes_t){r->call_id, r->call_id_len};
     if (r->vlan) {
@@ -163,6 +195,7 @@ void pipeline_set_config(pipeline_t *p, const config_t *cfg)
     free(p->rule_matched);
     p->rule_matched = counts;
     p->cfg = cfg;
+    p->generation++;
 }
 
 static void pipeline_key_arrived(void *ctx, const uint8_t *random, keylog_kind_t kind)
@@ -250,12 +283,13 @@ static int pipeline_duplicate(pipeline_t *p, const packet_t *pkt, const uint8_t 
 /* The media table learns a sent message's SDP from the message as captured
  * (redaction may blank the body), under the Call-ID that leaves (redaction
  * may replace it), so the media's correlation id is the SIP's. */
-static void pipeline_media_sip(pipeline_t *p, const uint8_t *data, size_t len, const sip_msg_t *sip,
-                               const sip_msg_t *sent, uint64_t ts_sec, uint32_t ts_usec)
+static void pipeline_media_sip(pipeline_t *p, const rule_t *rule, const uint8_t *data, size_t len,
+                               const sip_msg_t *sip, const sip_msg_t *sent, uint64_t ts_sec,
+                               uint32_t ts_usec)
 {
     sip_msg_t learn = *sip;
     learn.call_id = sent->call_id;
-    media_sip(p->media, data, len, &learn, ts_sec, ts_usec);
+    media_sip(p->media, data, len, &learn, ts_sec, ts_usec, pipeline_media_tag(p, rule));
 }
 
 void pipeline_rule_matched(pipeline_t *p, const rule_t *rule)
@@ -311,19 +345,15 @@ void pipeline_message(pipeline_t *p, const packet_t *pkt, unsigned transport, co
         sip = &redacted_sip;
     }
     p->stats->rules_sent++;
-    if (p->media) pipeline_media_sip(p, original, original_len, original_sip, sip, ts_sec, ts_usec);
+    if (p->media)
+        pipeline_media_sip(p, rule, original, original_len, original_sip, sip, ts_sec, ts_usec);
     if (!pipeline_console(p, pkt, transport, data, len, sip, ts_sec, ts_usec, !rule->redact))
         return;
     if (!p->sender) return;
 
     hep_msg_t msg;
     memset(&msg, 0, sizeof(msg));
-    pipeline_ident_t id = {
-        .capture_id = rule->has_capture_id ? rule->capture_id : cfg->capture_id,
-        .auth_key = rule->strip_auth_key
-                        ? (ha_bytes_t){NULL, 0}
-                        : pipeline_text(rule->auth_key ? rule->auth_key : cfg->auth_key),
-        .node_name = pipeline_text(rule->node_name ? rule->node_name : cfg->node_name)};
+    pipeline_ident_t id = pipeline_rule_ident(p, rule);
     pipeline_hep_common(&msg, pkt, HEP_PROTO_TYPE_SIP, &id, ts_sec, ts_usec);
     msg.correlation_id = sip->call_id;
     msg.payload = (ha_bytes_t){data, len};

@@ -38,6 +38,7 @@ typedef struct stream {
     uint8_t video;
     uint32_t clock_rate;
     uint64_t packets_reported; /* packets at the last report */
+    uint32_t tag;              /* qos_rtp's, from the latest packet */
     rtpstat_t st;
     uint16_t call_id_len;
     char codec[QOS_CODEC_MAX];
@@ -257,6 +258,7 @@ static void report(qos_table_t *t, stream_t *s, int final, qos_reason_t why, uin
     r.vlan = s->key.vlan;
     r.call_id = s->call_id;
     r.call_id_len = s->call_id_len;
+    r.tag = s->tag;
     r.final = final;
     r.reason = why;
     r.ts_sec = at_us / 1000000;
@@ -436,7 +438,7 @@ static uint32_t jitter_clock(uint8_t pt, uint32_t clock_rate, const char *codec)
 }
 
 void qos_rtp(qos_table_t *t, const packet_t *pkt, const rtp_header_t *h, const uint8_t *call_id,
-             size_t call_id_len, uint32_t clock_rate, const char *codec)
+             size_t call_id_len, uint32_t clock_rate, const char *codec, uint32_t tag)
 {
     uint64_t now_us = pkt->ts_sec * 1000000 + pkt->ts_usec;
     clock_moved(t, now_us);
@@ -448,12 +450,14 @@ void qos_rtp(qos_table_t *t, const packet_t *pkt, const rtp_header_t *h, const u
     if (!s) {
         s = stream_create(t, pkt, h, bucket, call_id, call_id_len, now_us);
         if (!s) return;
+        s->tag = tag;
         set_codec(s, h->payload_type, clock_rate, codec);
         s->codec_known = !is_side_payload(h->payload_type, s->codec);
         rtpstat_start(&s->st, now_us, h->seq, h->timestamp, h->payload_type);
         if (!jitter_clock(h->payload_type, clock_rate, codec)) t->stats.no_clock_rate++;
         return;
     }
+    s->tag = tag;
     lru_node_t *node = stream_node(t, s);
     if (t->lru.tail != node) lru_touch(&t->lru, node);
     if (now_us < s->st.last_us) t->stats.clock_went_back++;

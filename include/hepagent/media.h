@@ -49,7 +49,7 @@ void media_options_default(media_options_t *o);
 /* What media hands out. Pointers are valid during the call only. */
 typedef struct media_sink {
     /* one RTCP compound of a tracked call, decoded: pkt is the RTCP packet */
-    void (*rtcp)(void *ctx, const packet_t *pkt, ha_bytes_t call_id, const char *json,
+    void (*rtcp)(void *ctx, const packet_t *pkt, ha_bytes_t call_id, uint32_t tag, const char *json,
                  size_t json_len, const rtcp_info_t *info);
     /* one QoS report (interim or final) */
     void (*qos)(void *ctx, const qos_report_t *r);
@@ -94,9 +94,11 @@ media_t *media_new(const media_options_t *o, const media_sink_t *sink);
 void media_free(media_t *m);
 
 /* A SIP message the rules sent (data/len, parsed into sip; pkt gives the
- * capture time when ts is 0): learns its SDP, ends calls. */
+ * capture time when ts is 0): learns its SDP, ends calls. tag is opaque: the
+ * call's RTCP and QoS reports carry the tag of its latest SIP message (the
+ * pipeline: which rule sent it). */
 void media_sip(media_t *m, const uint8_t *data, size_t len, const sip_msg_t *sip, uint64_t ts_sec,
-               uint32_t ts_usec);
+               uint32_t ts_usec, uint32_t tag);
 
 /* A UDP packet, before SIP parsing. Returns 1 when it was RTP or RTCP of a
  * tracked call (consumed), 0 to let it go on as a possible SIP message. */

@@ -35,6 +35,7 @@ typedef struct pipeline {
     media_t *media; /* NULL unless media.rtcp or media.qos */
     int warned_truncated;
     uint64_t *rule_matched;       /* per rule of cfg, see pipeline_visit_stats */
+    uint32_t generation;          /* of cfg: reloads so far (media tags name rules by it) */
     dedup_t *dedup;               /* NULL: no de-duplication */
     redact_stats_t *redact_stats; /* where redaction is counted (shared with the relay) */
     /* what the person at the console asked for: all optional */

@@ -97,6 +97,7 @@ typedef struct qos_report {
     uint16_t vlan;
     const uint8_t *call_id; /* len 0: the stream belongs to no known call */
     size_t call_id_len;
+    uint32_t tag; /* what qos_rtp was last given with the stream's packets */
     int final;
     qos_reason_t reason;
     uint64_t ts_sec; /* capture time the report was made at */
@@ -123,11 +124,12 @@ void qos_free(qos_table_t *t);
  * time), parsed into h by rtp_parse. call_id: the call the SDP tracking put
  * the flow in (NULL/0: none). clock_rate and codec come from a=rtpmap; 0 and
  * NULL take them from the RFC 3551 static table by payload type. A stream
- * whose Call-ID changes keeps the first. The capture clock also moves:
+ * whose Call-ID changes keeps the first. tag is opaque, handed back in the
+ * stream's reports (the latest packet's). The capture clock also moves:
  * streams idle past the timeout end and interim reports fall due, as in
  * qos_tick. */
 void qos_rtp(qos_table_t *t, const packet_t *pkt, const rtp_header_t *h, const uint8_t *call_id,
-             size_t call_id_len, uint32_t clock_rate, const char *codec);
+             size_t call_id_len, uint32_t clock_rate, const char *codec, uint32_t tag);
 
 /* Counts a UDP payload the caller found not to be RTP (rtp_parse's result). */
 void qos_not_rtp(qos_table_t *t, rtp_result_t why);

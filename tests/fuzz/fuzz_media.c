@@ -13,10 +13,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void on_rtcp(void *ctx, const packet_t *pkt, ha_bytes_t call_id, const char *json,
-                    size_t json_len, const rtcp_info_t *info)
+static void on_rtcp(void *ctx, const packet_t *pkt, ha_bytes_t call_id, uint32_t tag,
+                    const char *json, size_t json_len, const rtcp_info_t *info)
 {
-    (void)ctx, (void)pkt, (void)info;
+    (void)ctx, (void)pkt, (void)info, (void)tag;
     if (!call_id.len || !json_len || json[0] != '{') abort();
 }
 
@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (kind % 3 == 0) {
             sip_msg_t sip;
             if (sip_parse(rec, len, &sip) == SIP_OK)
-                media_sip(m, rec, len, &sip, now_us / 1000000, (uint32_t)(now_us % 1000000));
+                media_sip(m, rec, len, &sip, now_us / 1000000, (uint32_t)(now_us % 1000000), 0);
         } else if (kind % 3 == 1 && len >= 1) {
             packet_t p;
             memset(&p, 0, sizeof(p));

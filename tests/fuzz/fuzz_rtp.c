@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             rtp_result_t r = rtp_parse(copy, len, (ctl >> 5) & 1, &h);
             if (r == RTP_ok)
                 qos_rtp(t, &p, &h, (const uint8_t *)call, strlen(call), (ctl & 2) ? 48000 : 0,
-                        (ctl & 4) ? "telephone-event" : NULL);
+                        (ctl & 4) ? "telephone-event" : NULL, 0);
             else
                 qos_not_rtp(t, r);
             free(copy);

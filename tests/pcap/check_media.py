@@ -21,6 +21,9 @@ with what tshark finds in the same capture:
     redacting rule replaced the Call-ID, the media carry the replacement.
 
 usage: check_media.py BUILD_DIR CAPTURE [--config FILE] [--stat NAME=VALUE]...
+                      [--ident CAPTURE_ID:NODE_NAME]
+--ident: every packet sent, SIP and media alike, carries this capture id and
+node name (a rule's own identity).
        check_media.py BUILD_DIR CAPTURE --sink SINK.jsonl [--reason WHY]
 The second form checks what a live hepagent sent (hep_sink's output) against
 a capture of the same traffic (tcpdump), each final report made for WHY
@@ -345,7 +348,7 @@ def main():
         print(__doc__)
         return 2
     build, capture = args[0], args[1]
-    config, want_stats, sink, reason = DEFAULT_CONFIG, [], None, None
+    config, want_stats, sink, reason, ident = DEFAULT_CONFIG, [], None, None, None
     rest = args[2:]
     while rest:
         opt = rest.pop(0)
@@ -360,6 +363,9 @@ def main():
             sink = rest.pop(0)
         elif opt == "--reason":
             reason = rest.pop(0)
+        elif opt == "--ident":
+            capid, _, node = rest.pop(0).partition(":")
+            ident = (int(capid), node)
         else:
             sys.exit("unknown option " + opt)
     if sink:
@@ -368,6 +374,15 @@ def main():
         with tempfile.TemporaryDirectory() as work:
             packets, stats = run_agent(build, capture, ["-c", config], work)
     errors, streams, decoded, skipped = check(packets, stats, capture, want_stats, reason)
+    if ident:
+        kinds = {}
+        for p in packets:
+            if (p.get("capid"), p.get("node")) != ident:
+                kinds[p["ptype"]] = (p.get("capid"), p.get("node"))
+        errors += ["HEP type %d sent with capture id/node %s, not %s" % (t, got, ident)
+                   for t, got in sorted(kinds.items())]
+        if not {1, 5, 0x22} <= {p["ptype"] for p in packets}:
+            errors.append("--ident wants SIP, RTCP and QoS packets to look at")
     if errors:
         print("FAIL %s:\n  %s" % (capture, "\n  ".join(errors)))
         return 1

@@ -159,7 +159,7 @@ int main(int argc, char **argv)
         rtp++;
         if (floor) continue;
         const pt_map_t *m = &map[h.payload_type];
-        qos_rtp(t, &pkt, &h, NULL, 0, m->rate, m->codec[0] ? m->codec : NULL);
+        qos_rtp(t, &pkt, &h, NULL, 0, m->rate, m->codec[0] ? m->codec : NULL, 0);
     }
     if (rc == -1) fprintf(stderr, "qos_replay: %s: %s\n", file, pcap_geterr(p));
     qos_finish(t);

@@ -19,14 +19,16 @@ typedef struct {
     qos_report_t last;
     qos_numbers_t last_numbers;
     char last_call_id[64];
+    uint32_t rtcp_tag;
     char last_json[2048];
 } sink_t;
 
-static void on_rtcp(void *ctx, const packet_t *pkt, ha_bytes_t call_id, const char *json,
-                    size_t json_len, const rtcp_info_t *info)
+static void on_rtcp(void *ctx, const packet_t *pkt, ha_bytes_t call_id, uint32_t tag,
+                    const char *json, size_t json_len, const rtcp_info_t *info)
 {
     sink_t *s = ctx;
     s->rtcp++;
+    s->rtcp_tag = tag;
     snprintf(s->rtcp_call_id, sizeof(s->rtcp_call_id), "%.*s", (int)call_id.len,
              (const char *)call_id.ptr);
     snprintf(s->rtcp_json, sizeof(s->rtcp_json), "%.*s", (int)json_len, json);
@@ -71,6 +73,7 @@ static media_t *make(sink_t *sink, uint32_t max_streams)
 }
 
 static uint64_t now_sec = 1700000000;
+static uint32_t sip_tag = 7; /* what sip() gives media_sip */
 
 /* A SIP message with an optional SDP body offering one audio stream at
  * addr:port (and the extra SDP lines given). */
@@ -91,7 +94,7 @@ static void sip(media_t *m, const char *start, const char *call_id, const char *
     sip_msg_t parsed;
     assert_int_equal(sip_parse((const uint8_t *)msg, (size_t)n, &parsed), SIP_OK);
     media_sip(m, (const uint8_t *)msg, (size_t)n, &parsed, now_sec + at_us / 1000000,
-              (uint32_t)(at_us % 1000000));
+              (uint32_t)(at_us % 1000000), sip_tag);
 }
 
 static char *audio_sdp(char *buf, size_t cap, const char *ip, unsigned port, const char *extra)
@@ -173,8 +176,10 @@ static void test_call_bye(void **state)
     sip(m, "INVITE sip:b@y SIP/2.0", "call-1", "ta", NULL, "1 INVITE",
         audio_sdp(sa, sizeof(sa), "10.0.0.1", 4000, ""), 0);
     sip(m, "SIP/2.0 180 Ringing", "call-1", "ta", "tb", "1 INVITE", NULL, 1000);
+    sip_tag = 8; /* the call's media carry its latest SIP message's tag */
     sip(m, "SIP/2.0 200 OK", "call-1", "ta", "tb", "1 INVITE",
         audio_sdp(sb, sizeof(sb), "10.0.0.2", 5000, ""), 2000);
+    sip_tag = 7;
     assert_int_equal(media_calls(m), 1);
     assert_int_equal(media_streams(m), 2);
     talk(m, "10.0.0.1", 4000, "10.0.0.2", 5000, now_sec + 1);
@@ -183,6 +188,7 @@ static void test_call_bye(void **state)
     assert_int_equal(k.rtcp, 1);
     assert_string_equal(k.rtcp_call_id, "call-1");
     assert_int_equal(k.rtcp_src_port, 4001);
+    assert_int_equal(k.rtcp_tag, 8);
     assert_string_equal(k.rtcp_json, "{\"ssrc\":10,\"type\":201,\"report_count\":0,"
                                      "\"report_blocks\":[]}");
     /* a packet of nobody's */
@@ -196,6 +202,8 @@ static void test_call_bye(void **state)
     assert_int_equal(k.finals, 2);
     assert_int_equal(k.last.reason, QOS_REASON_CALL_END);
     assert_string_equal(k.last_call_id, "call-1");
+    /* 4000->5000 heard last after the BYE (its tag), 5000->4000 before it */
+    assert_int_equal(k.last.tag, k.last.src_port == 4000 ? 7 : 8);
     assert_int_equal(k.final_packets, 101); /* 51 one way (one in the grace time), 50 back */
     assert_int_equal(k.last_numbers.lost, 0);
     assert_string_equal(k.last.codec, "PCMU");

@@ -372,7 +372,7 @@ static void send_rtp(qos_table_t *t, packet_t *p, uint64_t us, uint16_t seq, uin
     p->ts_usec = (uint32_t)(us % 1000000);
     rtp_header_t h = {
         .version = 2, .payload_type = 0, .seq = seq, .timestamp = seq * 160u, .ssrc = ssrc};
-    qos_rtp(t, p, &h, (const uint8_t *)call, call ? strlen(call) : 0, 0, NULL);
+    qos_rtp(t, p, &h, (const uint8_t *)call, call ? strlen(call) : 0, 0, NULL, 5);
 }
 
 static const uint64_t T0 = 1700000000ull * 1000000;
@@ -549,10 +549,11 @@ static void test_long_call_id_and_codec(void **state)
     memset(id, 'x', sizeof(id) - 1);
     id[sizeof(id) - 1] = 0;
     rtp_header_t h = {.version = 2, .payload_type = 100, .seq = 1, .ssrc = 5};
-    qos_rtp(t, &p, &h, (const uint8_t *)id, strlen(id), 16000, "we\"ird\\co\ndec");
+    qos_rtp(t, &p, &h, (const uint8_t *)id, strlen(id), 16000, "we\"ird\\co\ndec", 9);
     qos_finish(t);
     assert_int_equal(qos_get_stats(t)->call_id_too_long, 1);
     assert_int_equal(sink.last.call_id_len, QOS_CALL_ID_MAX);
+    assert_int_equal(sink.last.tag, 9); /* handed back as given */
     json_object *j = json_tokener_parse(sink.last_json);
     assert_non_null(j);
     json_object *v;
