@@ -197,6 +197,7 @@ static int assoc_frag_append(sctp_t *s, assoc_t *a, const uint8_t *d, size_t n)
         a->frag = grown;
         a->frag_cap = cap;
     }
+    if (n == 0) return 1; /* an empty DATA chunk: nothing to join (frag may be NULL) */
     memcpy(a->frag + a->frag_len, d, n);
     a->frag_len += n;
     return 1;
