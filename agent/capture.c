@@ -1,6 +1,8 @@
 /* libpcap sources on the libuv loop. Live handles are non-blocking and read
  * when their selectable fd is readable; files are read a batch per loop turn
- * so signals, timers and sends keep running during a large replay. */
+ * so signals, timers and sends keep running during a large replay. Several
+ * files merged (capture_merge) are read by the first of them, which keeps
+ * each one's next frame and delivers the earliest, as mergecap would. */
 #include "hepagent/capture.h"
 #include "hepagent/rtpfilter.h"
 #include "hepagent/log.h"
@@ -54,11 +56,25 @@ struct capture {
     uint8_t *pending_data;
     int pending_linktype;
     int have_pending;
+    capture_t *pending_from;
+    struct pcap_pkthdr ng_hdr; /* the pcapng reader's frame header */
+    /* merged files: the leader holds every member (itself first) and reads
+     * them all; a member keeps its next frame (head) until it is the
+     * earliest; from is the member of the frame being delivered */
+    capture_t **members;
+    size_t nmembers;
+    capture_t *leader; /* a member other than the leader: its leader */
+    capture_t *from;
+    int have_head;
+    struct pcap_pkthdr head_hdr;
+    const u_char *head_data;
+    int head_linktype;
 };
 
 static void capture_deliver(capture_t *c, const struct pcap_pkthdr *hdr, const u_char *data,
                             int linktype)
 {
+    if (c->from) c = c->from; /* merged files: counted as the member's */
     c->frames++;
     c->bytes += hdr->caplen;
     c->cb.frame(c->cb.ctx, hdr, data, linktype, c->id);
@@ -121,10 +137,10 @@ static const struct bpf_program *capture_filter_for(capture_t *c, int linktype)
     return f->ok ? &f->prog : NULL;
 }
 
-/* The next frame of a file: 1, or 0 once the file has ended and the capture
- * is finished. A damaged file ends where the damage starts (what was read
- * so far stands; the message says where it stopped). */
-static int capture_next(capture_t *c, struct pcap_pkthdr **hdr, const u_char **data, int *linktype)
+/* One file's next frame: 1, or 0 at its end. A damaged file ends where the
+ * damage starts (what was read so far stands; the message says where it
+ * stopped). */
+static int capture_read(capture_t *c, struct pcap_pkthdr **hdr, const u_char **data, int *linktype)
 {
     if (!c->pcapng) {
         int rc = pcap_next_ex(c->pcap, hdr, data);
@@ -135,25 +151,72 @@ static int capture_next(capture_t *c, struct pcap_pkthdr **hdr, const u_char **d
         if (rc != PCAP_ERROR_BREAK)
             log_warn("file %s: %s (stopped after %" PRIu64 " frames)", c->name,
                      pcap_geterr(c->pcap), c->frames);
-        capture_finish(c, 0);
         return 0;
     }
-    static struct pcap_pkthdr ng_hdr;
     for (;;) {
         char err[256];
         uint32_t ifindex;
-        int rc = pcapng_next(c->pcapng, &ng_hdr, data, linktype, &ifindex, err, sizeof(err));
+        int rc = pcapng_next(c->pcapng, &c->ng_hdr, data, linktype, &ifindex, err, sizeof(err));
         if (rc <= 0) {
             if (rc < 0)
                 log_warn("file %s: %s (stopped after %" PRIu64 " frames)", c->name, err, c->frames);
-            capture_finish(c, 0);
             return 0;
         }
-        *hdr = &ng_hdr;
+        *hdr = &c->ng_hdr;
         if (!c->bpf) return 1;
         const struct bpf_program *prog = capture_filter_for(c, *linktype);
-        if (!prog || pcap_offline_filter(prog, &ng_hdr, *data)) return 1;
+        if (!prog || pcap_offline_filter(prog, &c->ng_hdr, *data)) return 1;
     }
+}
+
+static uint64_t capture_ts_us(const struct pcap_pkthdr *h)
+{
+    return (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+}
+
+/* Merged files: the earliest of the members' next frames (on a tie, the
+ * member given first). A member that ends is done (its done callback) while
+ * the others go on; 0 once all have ended or capture stopped meanwhile. */
+static int capture_next_merged(capture_t *c, struct pcap_pkthdr **hdr, const u_char **data,
+                               int *linktype)
+{
+    capture_t *best = NULL;
+    for (size_t i = 0; i < c->nmembers; i++) {
+        capture_t *m = c->members[i];
+        if (m->finished) continue;
+        if (!m->have_head) {
+            struct pcap_pkthdr *h;
+            if (!capture_read(m, &h, &m->head_data, &m->head_linktype)) {
+                m->finished = 1;
+                m->cb.done(m->cb.ctx, m, 0);
+                if (!c->running) return 0; /* the last source: shutting down */
+                continue;
+            }
+            m->head_hdr = *h;
+            m->have_head = 1;
+        }
+        if (!best || capture_ts_us(&m->head_hdr) < capture_ts_us(&best->head_hdr)) best = m;
+    }
+    if (!best) {
+        capture_stop(c);
+        return 0;
+    }
+    best->have_head = 0; /* its bytes stay valid until its next read */
+    c->from = best;
+    *hdr = &best->head_hdr;
+    *data = best->head_data;
+    *linktype = best->head_linktype;
+    return 1;
+}
+
+/* The next frame of a file source: 1, or 0 once it has ended and the capture
+ * is finished. */
+static int capture_next(capture_t *c, struct pcap_pkthdr **hdr, const u_char **data, int *linktype)
+{
+    if (c->nmembers) return capture_next_merged(c, hdr, data, linktype);
+    if (capture_read(c, hdr, data, linktype)) return 1;
+    capture_finish(c, 0);
+    return 0;
 }
 
 static void capture_idle_cb(uv_idle_t *h);
@@ -206,6 +269,7 @@ static void capture_paced_step(capture_t *c)
 {
     if (c->have_pending) {
         c->have_pending = 0;
+        c->from = c->pending_from;
         capture_deliver(c, &c->pending_hdr, c->pending_data, c->pending_linktype);
     }
     for (int i = 0; i < CAPTURE_BATCH && c->running; i++) {
@@ -221,6 +285,7 @@ static void capture_paced_step(capture_t *c)
         c->pending_hdr = *hdr;
         memcpy(c->pending_data, data, hdr->caplen);
         c->pending_linktype = linktype;
+        c->pending_from = c->from;
         c->have_pending = 1;
         uv_timer_start(&c->timer, capture_paced_cb, wait, 0);
         return;
@@ -440,9 +505,26 @@ int capture_set_pps(capture_t *c, uint32_t pps)
     return HA_OK;
 }
 
+int capture_merge(capture_t *const *files, size_t n)
+{
+    if (n < 2) return HA_OK;
+    capture_t *leader = files[0];
+    for (size_t i = 0; i < n; i++)
+        if (!files[i]->is_file || files[i]->running || files[i]->members || files[i]->leader)
+            return HA_EINVAL;
+    leader->members = malloc(n * sizeof(*leader->members));
+    if (!leader->members) return HA_ENOMEM;
+    memcpy(leader->members, files, n * sizeof(*files));
+    leader->nmembers = n;
+    for (size_t i = 1; i < n; i++)
+        files[i]->leader = leader;
+    return HA_OK;
+}
+
 int capture_start(capture_t *c)
 {
-    if (c->running || c->finished) return HA_OK;
+    if (c->running || c->leader) return HA_OK; /* a member is read by its leader */
+    if (c->finished && !c->nmembers) return HA_OK;
     c->running = 1;
     if (!c->is_file)
         return uv_poll_start(&c->poll, UV_READABLE, capture_poll_cb) == 0 ? HA_OK : HA_EIO;
@@ -487,6 +569,9 @@ void capture_destroy(capture_t *c)
     c->nfilters = 0;
     free(c->bpf);
     c->bpf = NULL;
+    free(c->members);
+    c->members = NULL;
+    c->nmembers = 0;
     if (c->handles == 0) {
         free(c->pending_data);
         free(c->name);

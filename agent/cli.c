@@ -23,7 +23,8 @@ const cli_option_t cli_options[] = {
     {"interface", 'i', required_argument, "NAME", NULL,
      "capture on NAME; repeatable; replaces the config's `capture` list"},
     {"read", 'r', required_argument, "FILE", NULL,
-     "read a pcap or pcapng file; repeatable, read in order as fast as possible; exits 0 once "
+     "read a pcap or pcapng file; repeatable, several are read merged by time (as mergecap) as "
+     "fast as possible; exits 0 once "
      "the last packet is sent and the queues are flushed (1 if some could not be delivered "
      "before `shutdown_timeout_ms`)"},
     {"realtime", CLI_REALTIME, no_argument, NULL, NULL,

@@ -590,7 +590,7 @@ static const cfg_key_t source_keys[] = {
      .type = CFG_STRING,
      FIELD(capture_source_t, file),
      .max = 4096,
-     .help = "capture file (pcap or pcapng), read once"},
+     .help = "capture file (pcap or pcapng), read once; several are read merged by time"},
     {.name = "bpf",
      .type = CFG_STRING,
      FIELD(capture_source_t, bpf),

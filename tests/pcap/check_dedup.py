@@ -14,6 +14,10 @@ second copy again d later). hepagent -r with "dedup": {"window_ms": 50} must
 send each message once at its first time, the late copies (d > 50 ms) once
 more, and each retransmission once; without dedup, everything. The capture
 alone must lose nothing to dedup (it holds no copies of its own).
+
+The same two interfaces as two classic pcap files, one per interface (as two
+tcpdump -w would write them), given as -r A -r B and as -r B -r A: hepagent
+reads them merged by time, so dedup sends exactly the same.
 """
 import collections
 import json
@@ -48,11 +52,23 @@ def pcapng(frames, path):
     open(path, "wb").write(out)
 
 
-def sent(build, cfg, cap, tmp):
-    """(payload, t_us) of every HEP packet hepagent queued."""
+def classic_pcap(frames, path):
+    """frames: [(t_us, bytes)] in time order; Ethernet, microseconds."""
+    out = struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 262144, 1)
+    for t, data in frames:
+        out += struct.pack("<IIII", t // 1000000, t % 1000000, len(data), len(data)) + data
+    open(path, "wb").write(out)
+
+
+def sent(build, cfg, caps, tmp):
+    """(payload, t_us) of every HEP packet hepagent queued; caps: one file or
+    a list of them (-r each)."""
     hep = os.path.join(tmp, "hep.pcap")
-    p = subprocess.run([os.path.join(build, "hepagent"), "-c", cfg, "-r", cap, "--hep-pcap", hep,
-                        "-q", "--stats"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    reads = []
+    for cap in [caps] if isinstance(caps, str) else caps:
+        reads += ["-r", cap]
+    p = subprocess.run([os.path.join(build, "hepagent"), "-c", cfg] + reads + ["--hep-pcap", hep,
+                       "-q", "--stats"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                        timeout=120)
     if p.returncode:
         sys.exit("hepagent exited %d: %s" % (p.returncode, p.stderr.decode()[-300:]))
@@ -124,8 +140,20 @@ def main():
                  "%s)" % (sum(got.values()), sum(want.values()), sum(extra.values()),
                           [t for _, t in list(extra)[:3]], sum(missing.values()),
                           [t for _, t in list(missing)[:3]]))
+    # the same as two files, one per interface, in either order
+    per_iface = []
+    for iface in (0, 1):
+        path = os.path.join(tmp, "eth%d.pcap" % iface)
+        classic_pcap([(t, data) for i, t, data in frames if i == iface], path)
+        per_iface.append(path)
+    for order in (per_iface, per_iface[::-1]):
+        files = collections.Counter(sent(build, on, order, tmp))
+        if files != want:
+            sys.exit("with dedup, -r %s: %d sent, want %d (as from one pcapng)" % (
+                " -r ".join(os.path.basename(f) for f in order), sum(files.values()),
+                sum(want.values())))
     print("%d SIP messages on two interfaces (copies 0 to 60 ms apart) and %d retransmissions "
-          "500 ms later: %d sent with dedup, %d without" %
+          "500 ms later: %d sent with dedup (also from two files, either order), %d without" %
           (sip_n, sip_n // 5, sum(got.values()), len(everything)))
 
 
