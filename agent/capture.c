@@ -505,19 +505,24 @@ int capture_set_pps(capture_t *c, uint32_t pps)
     return HA_OK;
 }
 
-int capture_merge(capture_t *const *files, size_t n)
+int capture_merge(capture_t *const *sources, size_t n)
 {
-    if (n < 2) return HA_OK;
-    capture_t *leader = files[0];
-    for (size_t i = 0; i < n; i++)
-        if (!files[i]->is_file || files[i]->running || files[i]->members || files[i]->leader)
-            return HA_EINVAL;
-    leader->members = malloc(n * sizeof(*leader->members));
+    capture_t *leader = NULL;
+    size_t files = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!sources[i]->is_file) continue;
+        if (sources[i]->running || sources[i]->members || sources[i]->leader) return HA_EINVAL;
+        if (!leader) leader = sources[i];
+        files++;
+    }
+    if (files < 2) return HA_OK;
+    leader->members = malloc(files * sizeof(*leader->members));
     if (!leader->members) return HA_ENOMEM;
-    memcpy(leader->members, files, n * sizeof(*files));
-    leader->nmembers = n;
-    for (size_t i = 1; i < n; i++)
-        files[i]->leader = leader;
+    for (size_t i = 0; i < n; i++) {
+        if (!sources[i]->is_file) continue;
+        leader->members[leader->nmembers++] = sources[i];
+        if (sources[i] != leader) sources[i]->leader = leader;
+    }
     return HA_OK;
 }
 

@@ -456,14 +456,7 @@ static int open_sources(app_t *app)
     /* several files are read as one, merged by time: copies of the same
      * traffic in two files meet inside the dedup window, and calls spread
      * over files follow in order */
-    capture_t **files = calloc(app->files_left + 1, sizeof(*files));
-    if (!files) return EXIT_RUNTIME;
-    size_t n = 0;
-    for (size_t i = 0; i < app->source_count; i++)
-        if (capture_is_file(app->sources[i])) files[n++] = app->sources[i];
-    int rc = capture_merge(files, n);
-    free(files);
-    return rc == HA_OK ? EXIT_OK : EXIT_RUNTIME;
+    return capture_merge(app->sources, app->source_count) == HA_OK ? EXIT_OK : EXIT_RUNTIME;
 }
 
 static void start_sources(app_t *app)

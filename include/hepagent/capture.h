@@ -43,11 +43,12 @@ int capture_open(uv_loop_t *loop, const capture_source_t *src, uint32_t id, int 
  * collector on another host that drops what arrives faster than it reads.
  * Before capture_start; not with realtime. */
 int capture_set_pps(capture_t *c, uint32_t pps);
-/* Reads the n file sources (not started) as one stream ordered by time, as
- * mergecap does: files[0] reads them all and delivers each frame as its
- * file's (counters, source id); each file's done callback comes at its own
- * end. capture_start(files[0]) starts them; the others' is a no-op. */
-int capture_merge(capture_t *const *files, size_t n);
+/* Reads the file sources among the n sources (none started) as one stream
+ * ordered by time, as mergecap does: the first file reads them all and
+ * delivers each frame as its file's (counters, source id); each file's done
+ * callback comes at its own end. capture_start of the first file starts
+ * them; the others' is a no-op. Live sources are left as they are. */
+int capture_merge(capture_t *const *sources, size_t n);
 int capture_start(capture_t *c);
 /* Stops reading; counters stay readable. */
 void capture_stop(capture_t *c);
