@@ -17,12 +17,9 @@ Exit 0 on success; otherwise prints what differed and exits 1.
 """
 import json
 import os
-import signal
 import struct
-import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -31,6 +28,9 @@ import gen_captures as g  # noqa: E402
 import gen_media as gm  # noqa: E402
 import pcapfile  # noqa: E402
 
+sys.path.insert(0, HERE)
+from check_capture import run_agent  # noqa: E402  (hepagent -r into a fresh hep_sink)
+
 BUILD = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.path.join(REPO, "build")
 CAPTURE = os.path.join(REPO, "tests", "pcap", "tls", "tls13_aes128gcm")
 RTP_COUNT = 50
@@ -38,24 +38,11 @@ SSRC = 0x5EC0A1D1
 
 
 def run(work, name, pcap, config, keys):
-    portfile = os.path.join(work, name + ".port")
-    out = os.path.join(work, name + ".jsonl")
-    sink = subprocess.Popen([os.path.join(BUILD, "tests", "hep_sink"), "-u", "0", "-p", portfile,
-                             "-o", out], stderr=subprocess.DEVNULL)
-    for _ in range(250):
-        if os.path.exists(portfile) and open(portfile).read().strip():
-            break
-        time.sleep(0.02)
-    port = int(open(portfile).read().split()[0])
-    cmd = [os.path.join(BUILD, "hepagent"), "-r", pcap, "-c", config, "-H",
-           "udp://127.0.0.1:%d" % port]
-    if keys:
-        cmd += ["--tls-keylog", keys]
-    subprocess.run(cmd, check=True, timeout=60, stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
-    sink.send_signal(signal.SIGTERM)
-    sink.wait(10)
-    return [json.loads(line) for line in open(out)] if os.path.exists(out) else []
+    """What hepagent -r sends with the key log keys, in a fresh sink."""
+    sub = os.path.join(work, name)
+    os.mkdir(sub)
+    packets, _ = run_agent(BUILD, pcap, ["-c", config, "--tls-keylog", keys], sub)
+    return packets
 
 
 def sip_time(packets, method):
